@@ -1,0 +1,74 @@
+"""One root error; every error a user can cause is a subclass with a one-line message."""
+
+from __future__ import annotations
+
+
+class OrchestratorError(Exception):
+    """Root of every error the orchestrator raises on purpose.
+
+    The CLI prints ``str(error)`` as one line and exits with ``exit_code``.
+    """
+
+    exit_code = 1
+
+
+class UserInputError(OrchestratorError):
+    """The user's input is bad: nothing was changed."""
+
+    exit_code = 2
+
+
+class ValidationError(UserInputError):
+    """A value does not satisfy the domain's rules (id, slug, field type, ...)."""
+
+
+class NotFoundError(UserInputError):
+    """A named object (project, WO, track, run, proposal) does not exist."""
+
+
+class IllegalTransitionError(UserInputError):
+    """A lifecycle move that the lifecycle does not allow."""
+
+
+class WorkOrderFileError(UserInputError):
+    """One or more work order files could not be imported; lists every bad file."""
+
+
+class ConfigError(UserInputError):
+    """The settings file or an ORCH_* variable is wrong."""
+
+
+class DaemonRunningError(UserInputError):
+    """Another daemon holds this state home's lease."""
+
+
+class GitError(OrchestratorError):
+    """A git command failed."""
+
+
+class MergeConflictError(GitError):
+    """A merge would conflict; ``files`` names the conflicting paths."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+class AgentError(OrchestratorError):
+    """An agent session failed for good (after retries)."""
+
+
+class TransientAgentError(AgentError):
+    """An agent session failed in a way worth retrying (429, 529, 5xx, cut stream)."""
+
+
+class RateLimitedError(TransientAgentError):
+    """The model service asked us to wait; ``retry_after_s`` says how long."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class AgentLimitError(AgentError):
+    """A limit the daemon enforces (wall clock, idle, turns, cost) ended the session."""
