@@ -1,0 +1,58 @@
+"""What every command needs: the state home, settings, the store, and output helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from orchestrator.config import Settings, load_settings
+from orchestrator.domain.errors import UserInputError
+from orchestrator.store.sqlite_store import SQLiteStore
+
+
+@dataclass
+class AppContext:
+    """Lazily opened resources of one command invocation."""
+
+    home: Path
+    _settings: Settings | None = None
+    _store: SQLiteStore | None = None
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.home)
+        return self._settings
+
+    def require_initialized(self) -> None:
+        if not self.settings.db_path.exists():
+            raise UserInputError(f"{self.home} is not an orchestrator home: run `orch init` first")
+
+    @property
+    def store(self) -> SQLiteStore:
+        if self._store is None:
+            self.require_initialized()
+            self._store = SQLiteStore.open(self.settings.db_path)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def resolve_home(option: Path | None) -> Path:
+    if option is not None:
+        return option.expanduser().resolve()
+    env = os.environ.get("ORCH_HOME")
+    return Path(env).expanduser().resolve() if env else Path.cwd()
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")

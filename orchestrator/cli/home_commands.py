@@ -1,0 +1,97 @@
+"""Top-level commands about the state home: init and status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from orchestrator.cli.context import AppContext, emit_json
+from orchestrator.config import render_default_config
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def init(ctx: typer.Context) -> None:
+    """Create (or upgrade) the state home: config/orchestrator.toml, workspaces/, state/."""
+    app_ctx: AppContext = ctx.obj
+    home = app_ctx.home
+    config_path = home / "config" / "orchestrator.toml"
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    if not config_path.exists():
+        tmp = config_path.with_suffix(".toml.tmp")
+        tmp.write_text(render_default_config(), encoding="utf-8")
+        tmp.replace(config_path)
+    settings = app_ctx.settings
+    settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
+    gitignore = settings.workspaces_dir / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("*\n", encoding="utf-8")
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    from orchestrator.store.sqlite_store import SQLiteStore
+
+    store = SQLiteStore.open(settings.db_path)
+    revision = store.schema_revision()
+    store.close()
+    app_ctx.console.print(f"Initialized orchestrator home {home} (schema {revision})")
+
+
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Daemon state and counts by status, per project and per track."""
+    app_ctx: AppContext = ctx.obj
+    store = app_ctx.store
+    summary = store.status_summary()
+    lease = store.current_lease()
+    live = store.lease_is_live(lease)
+    directive = store.latest_directive()
+    summary = {
+        "daemon": {"running": live, "pid": lease.pid if (lease and live) else None},
+        **summary,
+        "runs": store.active_runs(),
+        "directive": None
+        if directive is None
+        else {"weights": directive.weights, "reason": directive.reason},
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    console = app_ctx.console
+    daemon = summary["daemon"]
+    console.print(
+        f"daemon: {'running (pid ' + str(daemon['pid']) + ')' if daemon['running'] else 'stopped'}"
+    )
+    table = Table(title="Projects")
+    for column in ("project", "tracks", "work orders"):
+        table.add_column(column)
+    for project in summary["projects"]:
+        table.add_row(project["id"], _counts(project["tracks"]), _counts(project["work_orders"]))
+    console.print(table)
+    tracks = store.list_tracks()
+    if tracks:
+        track_table = Table(title="Tracks")
+        for column in ("track", "project", "status", "weight", "done/total"):
+            track_table.add_column(column)
+        for track in tracks:
+            track_table.add_row(
+                "  " * track["depth"] + track["id"],
+                track["project"],
+                track["status"],
+                f"{track['weight']:g}",
+                f"{track['done_count']}/{track['wo_count']}",
+            )
+        console.print(track_table)
+    if summary["runs"]:
+        console.print(f"active runs: {len(summary['runs'])}")
+    if directive is not None:
+        console.print(f"global directive: {directive.reason}")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(status)

@@ -1,0 +1,73 @@
+"""The ``orch`` app: global options, error handling, and the sub-command groups."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli import projects, tracks, work_orders
+from orchestrator.cli.context import AppContext, resolve_home
+from orchestrator.domain.errors import OrchestratorError
+
+app = typer.Typer(
+    name="orch",
+    help="Run Claude coding agents in parallel tracks, each in its own git worktree.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(projects.app, name="project")
+app.add_typer(work_orders.app, name="wo")
+app.add_typer(tracks.app, name="track")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="State home (default: $ORCH_HOME or the current directory)."),
+    ] = None,
+) -> None:
+    app_ctx = AppContext(home=resolve_home(home))
+    ctx.obj = app_ctx
+    ctx.call_on_close(app_ctx.close)
+
+
+def _register_commands() -> None:
+    from orchestrator.cli import home_commands
+
+    home_commands.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one clear line on stderr and status 2 for bad input, never a traceback."""
+    try:
+        app(args=argv, prog_name="orch", standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("orch: aborted\n")
+        sys.exit(130)
+    except typer.TyperException as exc:
+        # Usage errors (unknown command or option, bad value): one line, status 2.
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.stdout.write(message + "\n")
+        else:
+            first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+            sys.stderr.write(f"orch: error: {first}\n")
+        sys.exit(2)
+    except OrchestratorError as exc:
+        message = str(exc).strip() or type(exc).__name__
+        sys.stderr.write(f"orch: error: {message}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("orch: interrupted\n")
+        sys.exit(130)

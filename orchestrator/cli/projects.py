@@ -1,0 +1,70 @@
+"""``orch project``: the git repositories the orchestrator works on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from orchestrator.cli.context import AppContext, emit_json
+from orchestrator.domain.errors import ValidationError
+from orchestrator.domain.ids import slugify, validate_slug
+from orchestrator.git.repo import GitRepo, is_git_repo
+
+app = typer.Typer(help="Add and list projects (git repositories).", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Path of the project's git repository.")],
+    name: Annotated[str | None, typer.Option(help="Project name (default: from the path).")] = None,
+    base_branch: Annotated[
+        str | None, typer.Option(help="Branch tracks start from and merge into (default: HEAD's).")
+    ] = None,
+    check: Annotated[
+        str, typer.Option(help="Command that must pass before a WO is done, e.g. 'pytest -q'.")
+    ] = "",
+) -> None:
+    """Register a git repository as a project."""
+    app_ctx: AppContext = ctx.obj
+    store = app_ctx.store
+    resolved = path.expanduser().resolve()
+    if not resolved.is_dir():
+        raise ValidationError(f"project path {path} does not exist or is not a directory")
+    if not is_git_repo(resolved):
+        raise ValidationError(f"project path {path} is not a git repository")
+    repo = GitRepo(resolved)
+    project_id = validate_slug(name if name is not None else slugify(resolved.name), "project name")
+    branch = base_branch or repo.current_branch(resolved)
+    if not branch:
+        raise ValidationError(f"{path}: HEAD is detached; name the base branch with --base-branch")
+    repo.validate_ref_name(branch)
+    if not repo.branch_exists(branch):
+        raise ValidationError(f"{path}: no branch {branch!r} (a base branch needs a commit)")
+    store.add_project(project_id, str(resolved), branch, check)
+    app_ctx.console.print(f"Added project {project_id} ({resolved}, base branch {branch})")
+
+
+@app.command("list")
+def list_projects(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List projects."""
+    app_ctx: AppContext = ctx.obj
+    rows = [
+        {"id": p.id, "path": p.path, "base_branch": p.base_branch, "check": p.check_command}
+        for p in app_ctx.store.list_projects()
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table()
+    for column in ("project", "path", "base branch", "check"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["id"], row["path"], row["base_branch"], row["check"] or "-")
+    app_ctx.console.print(table)

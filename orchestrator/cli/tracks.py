@@ -1,0 +1,232 @@
+"""``orch track``: create, list, show, move through the lifecycle, assign WOs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from orchestrator.cli.context import AppContext, emit_json
+from orchestrator.domain.errors import ValidationError
+from orchestrator.domain.ids import validate_wo_id
+from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.models import TrackType
+
+app = typer.Typer(help="Tracks: streams of related work orders.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+TrackArg = Annotated[str, typer.Argument(metavar="ID", help="Track id.")]
+ReasonOption = Annotated[str, typer.Option(help="Why (kept in the events journal).")]
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    project: Annotated[str, typer.Option(help="Project name.")],
+    name: Annotated[str, typer.Option(help="Track name (a slug: a-z, 0-9, '-').")],
+    type_: Annotated[
+        str, typer.Option("--type", help="feature, bugfix, refactor, experiment, ...")
+    ],
+    goal: Annotated[str, typer.Option(help="What the track is for.")] = "",
+    parent: Annotated[str | None, typer.Option(help="Parent track id (makes a sub-track).")] = None,
+    priority: Annotated[int, typer.Option(min=1, max=5, help="1 (highest) to 5.")] = 3,
+    experiment: Annotated[
+        str | None, typer.Option(help="Experiment group (competing tracks).")
+    ] = None,
+    hypothesis: Annotated[
+        str | None, typer.Option(help="The experiment track's hypothesis.")
+    ] = None,
+) -> None:
+    """Create a track (status draft; `orch track ready` offers it to the daemon)."""
+    app_ctx: AppContext = ctx.obj
+    track_type = TrackType.parse(type_)
+    if experiment is not None and track_type is not TrackType.EXPERIMENT:
+        raise ValidationError("--experiment is only for tracks of --type experiment")
+    row = app_ctx.store.create_track(
+        project,
+        name,
+        track_type.value,
+        goal=goal,
+        parent=parent,
+        priority=priority,
+        experiment=experiment,
+        hypothesis=hypothesis,
+    )
+    app_ctx.console.print(f"Created track {row.id} ({row.type}, {row.status}) on {row.branch}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only tracks with this status.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only tracks of this type.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List tracks as a tree (sub-tracks under their parent) with progress."""
+    app_ctx: AppContext = ctx.obj
+    if status is not None:
+        status = _status(status).value
+    track_type = TrackType.parse(type_).value if type_ is not None else None
+    rows = app_ctx.store.list_tracks(project=project, status=status, track_type=track_type)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table()
+    for column in ("track", "project", "type", "status", "pri", "progress", "branch"):
+        table.add_column(column)
+    for row in rows:
+        progress = f"{row['done_count']}/{row['wo_count']}"
+        if row["wo_count"]:
+            progress += f" ({100 * row['done_count'] // row['wo_count']}%)"
+        table.add_row(
+            "  " * row["depth"] + row["id"],
+            row["project"],
+            row["type"],
+            row["status"],
+            str(row["priority"]),
+            progress,
+            row["branch"],
+        )
+    app_ctx.console.print(table)
+
+
+@app.command("show")
+def show(ctx: typer.Context, track_id: TrackArg, as_json: JsonOption = False) -> None:
+    """Show one track and its work orders."""
+    app_ctx: AppContext = ctx.obj
+    store = app_ctx.store
+    track = store.get_track(track_id)
+    wos = store.list_work_orders(track=track_id)
+    data = {
+        "id": track.id,
+        "project": track.project_id,
+        "name": track.name,
+        "goal": track.goal,
+        "type": track.type,
+        "status": track.status,
+        "priority": track.priority,
+        "weight": track.weight,
+        "parent": track.parent_track_id,
+        "branch": track.branch,
+        "worktree": track.worktree_path,
+        "experiment": track.experiment,
+        "hypothesis": track.hypothesis,
+        "blocked_reason": track.blocked_reason,
+        "merged_commit": track.merged_commit,
+        "work_orders": [{"id": w["id"], "title": w["title"], "status": w["status"]} for w in wos],
+    }
+    if as_json:
+        emit_json(data)
+        return
+    console = app_ctx.console
+    console.print(f"[bold]{track.id}[/bold] {track.goal}")
+    for key in (
+        "project",
+        "type",
+        "status",
+        "priority",
+        "weight",
+        "parent",
+        "branch",
+        "worktree",
+        "experiment",
+        "hypothesis",
+        "blocked_reason",
+        "merged_commit",
+    ):
+        if data[key] not in (None, ""):
+            console.print(f"  {key}: {data[key]}", markup=False)
+    for wo in data["work_orders"]:
+        console.print(f"  - {wo['id']} [{wo['status']}] {wo['title']}", markup=False)
+
+
+def _status(value: str) -> TrackStatus:
+    try:
+        return TrackStatus(value)
+    except ValueError:
+        names = ", ".join(s.value for s in TrackStatus)
+        raise ValidationError(f"unknown track status {value!r}: one of {names}") from None
+
+
+def _move(ctx: typer.Context, track_id: str, target: TrackStatus, reason: str) -> None:
+    app_ctx: AppContext = ctx.obj
+    store = app_ctx.store
+    if target is TrackStatus.ACTIVE and store.get_track(track_id).status == "ready":
+        from orchestrator.daemon.workspace import activate_track
+
+        row = activate_track(store, app_ctx.settings.workspaces_dir, track_id, reason)
+    elif target is TrackStatus.ARCHIVED:
+        from orchestrator.daemon.workspace import archive_track
+
+        row = archive_track(store, track_id, reason)
+    else:
+        row = store.set_track_status(track_id, target, reason=reason)
+    app_ctx.console.print(f"Track {row.id} is now {row.status}")
+
+
+@app.command("ready")
+def ready(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
+    """draft -> ready: offer the track to the daemon."""
+    _move(ctx, track_id, TrackStatus.READY, reason or "marked ready")
+
+
+@app.command("activate")
+def activate(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
+    """ready -> active now: creates the track's worktree and branch."""
+    _move(ctx, track_id, TrackStatus.ACTIVE, reason or "activated by hand")
+
+
+@app.command("pause")
+def pause(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
+    """active -> paused: the daemon starts no new work on it."""
+    _move(ctx, track_id, TrackStatus.PAUSED, reason or "paused by hand")
+
+
+@app.command("resume")
+def resume(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
+    """paused -> active."""
+    _move(ctx, track_id, TrackStatus.ACTIVE, reason or "resumed by hand")
+
+
+@app.command("complete")
+def complete(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
+    """active -> completed."""
+    _move(ctx, track_id, TrackStatus.COMPLETED, reason or "completed by hand")
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
+    """draft or failed -> cancelled (the branch is kept)."""
+    _move(ctx, track_id, TrackStatus.CANCELLED, reason or "cancelled by hand")
+
+
+@app.command("archive")
+def archive(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
+    """completed -> archived: removes the worktree, keeps the branch."""
+    _move(ctx, track_id, TrackStatus.ARCHIVED, reason or "archived by hand")
+
+
+@app.command("assign")
+def assign(
+    ctx: typer.Context,
+    track_id: TrackArg,
+    wo_ids: Annotated[list[str], typer.Argument(metavar="WO-ID...", help="Work order ids.")],
+) -> None:
+    """Add work orders to a track (a WO may belong to several tracks)."""
+    app_ctx: AppContext = ctx.obj
+    changed = app_ctx.store.assign(track_id, [validate_wo_id(w) for w in wo_ids])
+    app_ctx.console.print(f"Assigned {changed} work orders to {track_id}")
+
+
+@app.command("unassign")
+def unassign(
+    ctx: typer.Context,
+    track_id: TrackArg,
+    wo_ids: Annotated[list[str], typer.Argument(metavar="WO-ID...", help="Work order ids.")],
+) -> None:
+    """Remove work orders from a track."""
+    app_ctx: AppContext = ctx.obj
+    changed = app_ctx.store.assign(track_id, [validate_wo_id(w) for w in wo_ids], assign=False)
+    app_ctx.console.print(f"Unassigned {changed} work orders from {track_id}")

@@ -1,0 +1,180 @@
+"""``orch wo``: work orders — add, import, list, show, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from orchestrator.cli.context import AppContext, emit_json
+from orchestrator.domain.errors import ValidationError
+from orchestrator.domain.ids import validate_slug, validate_wo_id
+from orchestrator.domain.lifecycle import WOStatus
+from orchestrator.domain.models import WorkOrder
+
+app = typer.Typer(help="Work orders: add, import, list, show, export.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _project(app_ctx: AppContext, project: str | None) -> str:
+    if project is not None:
+        return app_ctx.store.get_project(project).id
+    return app_ctx.store.only_project().id
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option(help="One-line title.")],
+    project: Annotated[str | None, typer.Option(help="Project name.")] = None,
+    goal: Annotated[str, typer.Option(help="What done looks like.")] = "",
+    priority: Annotated[int, typer.Option(min=1, max=5, help="1 (highest) to 5.")] = 3,
+    tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable).")] = None,
+    depends_on: Annotated[list[str] | None, typer.Option(help="A WO id (repeatable).")] = None,
+) -> None:
+    """Add one work order."""
+    app_ctx: AppContext = ctx.obj
+    if not title.strip():
+        raise ValidationError("a work order needs a non-empty --title")
+    tags = tuple(validate_slug(t, "tag") for t in (tag or []))
+    deps = tuple(validate_wo_id(d) for d in (depends_on or []))
+    wo = WorkOrder(
+        id="", title=title.strip(), goal=goal, priority=priority, tags=tags, depends_on=deps
+    )
+    created = app_ctx.store.add_work_order(_project(app_ctx, project), wo, source="cli")
+    app_ctx.console.print(f"Added {created.id}: {created.title}")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="WO files or directories of them.")],
+    project: Annotated[str | None, typer.Option(help="Project name.")] = None,
+) -> None:
+    """Import work orders from markdown files with YAML frontmatter (all or nothing)."""
+    from orchestrator.backlog import import_files
+
+    app_ctx: AppContext = ctx.obj
+    result = import_files(app_ctx.store, _project(app_ctx, project), paths)
+    app_ctx.console.print(
+        f"Imported {result.files} files: {result.created} new, {result.updated} updated"
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
+    track: Annotated[str | None, typer.Option(help="Only WOs of this track.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only WOs with this status.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List work orders (by priority, then id)."""
+    app_ctx: AppContext = ctx.obj
+    store = app_ctx.store
+    if status is not None:
+        status = _status(status)
+    if project is not None:
+        store.get_project(project)
+    if track is not None:
+        store.get_track(track)
+    rows = store.list_work_orders(project=project, track=track, status=status)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table()
+    for column in ("id", "status", "pri", "title", "tracks", "depends on"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["status"],
+            str(row["priority"]),
+            row["title"],
+            ", ".join(row["tracks"]) or "-",
+            ", ".join(row["depends_on"]) or "-",
+        )
+    app_ctx.console.print(table)
+    app_ctx.console.print(f"{len(rows)} work orders")
+
+
+def _status(value: str) -> str:
+    try:
+        return WOStatus(value).value
+    except ValueError:
+        names = ", ".join(s.value for s in WOStatus)
+        raise ValidationError(f"unknown work order status {value!r}: one of {names}") from None
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    wo_id: Annotated[str, typer.Argument(metavar="ID", help="Work order id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one work order."""
+    app_ctx: AppContext = ctx.obj
+    row, wo, tracks = app_ctx.store.get_work_order(validate_wo_id(wo_id))
+    data = {
+        "id": wo.id,
+        "project": row.project_id,
+        "title": wo.title,
+        "goal": wo.goal,
+        "status": wo.status.value,
+        "priority": wo.priority,
+        "tags": list(wo.tags),
+        "depends_on": list(wo.depends_on),
+        "tracks": tracks,
+        "context": list(wo.context),
+        "acceptance_criteria": list(wo.acceptance_criteria),
+        "non_goals": list(wo.non_goals),
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "done_commit": row.done_commit,
+        "body": wo.body,
+        "extra": wo.extra,
+    }
+    if as_json:
+        emit_json(data)
+        return
+    console = app_ctx.console
+    console.print(f"[bold]{wo.id}[/bold] {wo.title}", markup=True)
+    for key in (
+        "project",
+        "status",
+        "priority",
+        "tags",
+        "depends_on",
+        "tracks",
+        "goal",
+        "acceptance_criteria",
+        "attempts",
+        "last_error",
+        "done_commit",
+    ):
+        value = data[key]
+        if value in (None, "", []):
+            continue
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        console.print(f"  {key}: {shown}", markup=False)
+    if wo.body.strip():
+        console.print(wo.body.rstrip(), markup=False)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Directory to write into.")],
+    project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
+) -> None:
+    """Write every work order as a markdown file (re-importable)."""
+    from orchestrator.backlog import export_files
+
+    app_ctx: AppContext = ctx.obj
+    if project is not None:
+        app_ctx.store.get_project(project)
+    written = export_files(app_ctx.store, directory, project)
+    app_ctx.console.print(f"Exported {len(written)} work orders to {directory}")

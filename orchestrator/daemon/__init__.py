@@ -1,0 +1,1 @@
+"""The daemon: supervisor loop, scheduling, dispatch, checkpoints and recovery."""

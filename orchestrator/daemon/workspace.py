@@ -1,0 +1,53 @@
+"""Track worktrees: where they live, creating them on activation, removing them on archive.
+
+Order of effects (write-ahead): the worktree is made first (idempotent, repaired if half
+made), then the status change that announces it is committed. A kill in between leaves a
+``ready`` track with a worktree, which the next activation simply reuses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.git.names import checkpoint_ref
+from orchestrator.git.repo import GitRepo
+from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.tables import TrackRow
+
+
+def worktree_path(workspaces: Path, project: str, track_id: str) -> Path:
+    """``workspaces/<project>/<track-slug>``: both parts are validated slugs."""
+    return workspaces / project / track_id
+
+
+def activate_track(store: SQLiteStore, workspaces: Path, track_id: str, reason: str) -> TrackRow:
+    """Create the track's worktree (and branch) and move the track ``ready -> active``."""
+    track = store.get_track(track_id)
+    if track.status != TrackStatus.READY.value:
+        # Let the lifecycle produce the one clear error for the illegal move.
+        return store.set_track_status(track_id, TrackStatus.ACTIVE, reason=reason)
+    path = ensure_track_worktree(store, workspaces, track)
+    return store.set_track_status(
+        track_id, TrackStatus.ACTIVE, reason=reason, worktree_path=str(path)
+    )
+
+
+def ensure_track_worktree(store: SQLiteStore, workspaces: Path, track: TrackRow) -> Path:
+    project = store.get_project(track.project_id)
+    path = worktree_path(workspaces, project.id, track.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    GitRepo(project.path).ensure_worktree(path, track.branch, project.base_branch)
+    return path
+
+
+def archive_track(store: SQLiteStore, track_id: str, reason: str) -> TrackRow:
+    """Move ``completed -> archived``; the worktree goes (snapshotted first), the branch stays."""
+    track = store.get_track(track_id)
+    if track.status == TrackStatus.COMPLETED.value and track.worktree_path:
+        project = store.get_project(track.project_id)
+        repo = GitRepo(project.path)
+        if repo.find_worktree(track.worktree_path) is not None:
+            # Checkpoints count from 1: number 0 keeps what the worktree held when archived.
+            repo.remove_worktree(track.worktree_path, snapshot_ref=checkpoint_ref(track.id, 0))
+    return store.set_track_status(track_id, TrackStatus.ARCHIVED, reason=reason, worktree_path=None)

@@ -1,0 +1,1 @@
+"""SQLite state store: tables, all queries, migrations, and the SDK SessionStore adapter."""

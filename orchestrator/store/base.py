@@ -1,0 +1,55 @@
+"""What every query module shares: the engine, sessions, and the events journal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from orchestrator.store.db import read_session, write_session
+from orchestrator.store.tables import EventRow
+
+
+class StoreBase:
+    """Holds the engine; query mixins build on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with read_session(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        with write_session(self.engine) as session:
+            yield session
+
+    @staticmethod
+    def journal(
+        session: Session,
+        kind: str,
+        subject_type: str,
+        subject_id: str,
+        *,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        run_id: str | None = None,
+        **data: Any,
+    ) -> None:
+        """Append one event in the caller's transaction, so it commits with the change."""
+        session.add(
+            EventRow(
+                kind=kind,
+                subject_type=subject_type,
+                subject_id=subject_id,
+                from_status=from_status,
+                to_status=to_status,
+                run_id=run_id,
+                data=data,
+            )
+        )

@@ -1,0 +1,65 @@
+"""The SQLite engine: WAL, foreign keys, busy timeout, and BEGIN IMMEDIATE write transactions.
+
+Every write goes through :func:`write_session`, which opens the transaction with
+``BEGIN IMMEDIATE`` so two processes never both hold a read snapshot and then race to upgrade
+it to a write lock (the cause of "database is locked" under concurrent writers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlmodel import Session, create_engine
+
+#: Seconds a connection waits for another writer before SQLite gives up.
+BUSY_TIMEOUT_S = 60.0
+
+_BEGIN_MODE_OPTION = "orch_begin_mode"
+
+
+def make_engine(db_path: Path) -> Engine:
+    """An engine for the state DB at ``db_path`` with our pragmas on every connection."""
+    engine = create_engine(
+        f"sqlite:///{db_path}",
+        connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: we issue BEGIN ourselves (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed state change survives power loss, at the cost of one fsync.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_MODE_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reads: a deferred transaction that sees one consistent snapshot."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction starts with BEGIN IMMEDIATE; commits when the block ends."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_BEGIN_MODE_OPTION: "IMMEDIATE"})
+        with Session(bind=conn, expire_on_commit=False) as session:
+            yield session
+            session.commit()

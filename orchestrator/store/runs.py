@@ -1,0 +1,57 @@
+"""Queries on agent runs, checkpoints, the global directive, and the daemon lease."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from orchestrator.domain.errors import NotFoundError
+from orchestrator.domain.lifecycle import RunStatus
+from orchestrator.store.base import StoreBase
+from orchestrator.store.tables import AgentRunRow, DaemonLeaseRow, DirectiveRow, utcnow
+
+
+class RunQueries(StoreBase):
+    def get_run(self, run_id: str) -> AgentRunRow:
+        with self.reading() as session:
+            row = session.get(AgentRunRow, run_id)
+        if row is None:
+            raise NotFoundError(f"unknown run {run_id!r}")
+        return row
+
+    def list_runs(self, status: str | None = None, track: str | None = None) -> list[AgentRunRow]:
+        with self.reading() as session:
+            query = select(AgentRunRow)
+            if status is not None:
+                query = query.where(AgentRunRow.status == status)
+            if track is not None:
+                query = query.where(AgentRunRow.track_id == track)
+            return list(session.exec(query.order_by(col(AgentRunRow.started_at))))
+
+    def active_runs(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": r.id,
+                "role": r.role,
+                "track": r.track_id,
+                "wo": r.wo_id,
+                "session_id": r.session_id,
+                "cost_usd": r.cost_usd,
+                "started_at": r.started_at.isoformat(),
+            }
+            for r in self.list_runs(status=RunStatus.RUNNING.value)
+        ]
+
+    def latest_directive(self) -> DirectiveRow | None:
+        with self.reading() as session:
+            return session.exec(select(DirectiveRow).order_by(col(DirectiveRow.id).desc())).first()
+
+    def current_lease(self, session: Session | None = None) -> DaemonLeaseRow | None:
+        if session is None:
+            with self.reading() as own:
+                return own.get(DaemonLeaseRow, 1)
+        return session.get(DaemonLeaseRow, 1)
+
+    def lease_is_live(self, lease: DaemonLeaseRow | None) -> bool:
+        return lease is not None and lease.expires_at > utcnow()

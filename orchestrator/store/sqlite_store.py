@@ -1,0 +1,79 @@
+"""``SQLiteStore``: the one object through which the rest of the program reads and writes state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from orchestrator.store.claims import ClaimQueries
+from orchestrator.store.db import make_engine
+from orchestrator.store.lease import LeaseQueries
+from orchestrator.store.planning import PlanningQueries
+from orchestrator.store.projects import ProjectQueries
+from orchestrator.store.runs import RunQueries
+from orchestrator.store.tracks import TrackQueries
+from orchestrator.store.work_orders import WorkOrderQueries
+
+#: The newest migration; checked without importing Alembic so read commands start fast.
+HEAD_REVISION = "0002"
+
+
+class SQLiteStore(
+    ProjectQueries,
+    ClaimQueries,
+    WorkOrderQueries,
+    TrackQueries,
+    RunQueries,
+    LeaseQueries,
+    PlanningQueries,
+):
+    """All queries on the state DB (SQLite, WAL, BEGIN IMMEDIATE writes)."""
+
+    @classmethod
+    def open(cls, db_path: Path, *, migrate: bool = True) -> SQLiteStore:
+        """Open the DB, creating or upgrading its schema to the newest revision if needed."""
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(make_engine(db_path))
+        if migrate and store.schema_revision() != HEAD_REVISION:
+            from orchestrator.store.migrate import upgrade
+
+            upgrade(store.engine)
+        return store
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            exists = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
+            ).first()
+            if exists is None:
+                return None
+            row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+            return None if row is None else str(row[0])
+
+    def integrity_ok(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+
+    def status_summary(self) -> dict[str, Any]:
+        """Counts for ``orch status``: per project, tracks and WOs by status."""
+        projects = []
+        for project in self.list_projects():
+            projects.append(
+                {
+                    "id": project.id,
+                    "path": project.path,
+                    "base_branch": project.base_branch,
+                    "tracks": self.track_counts(project.id),
+                    "work_orders": self.wo_counts(project.id),
+                }
+            )
+        return {
+            "projects": projects,
+            "tracks": self.track_counts(),
+            "work_orders": self.wo_counts(),
+        }
+
+    def close(self) -> None:
+        self.engine.dispose()

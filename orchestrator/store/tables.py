@@ -1,0 +1,213 @@
+"""SQLModel tables of the state DB. Only ``store/`` imports this module.
+
+JSON-valued columns hold lists and dicts as text (SQLite has no array type); timestamps are
+UTC. Every table that has a lifecycle keeps its status as text matching the domain's enums.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC; SQLModel stores it as UTC and hands it back aware."""
+    return datetime.now(UTC)
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def _json_dict() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ProjectRow(SQLModel, table=True):
+    __tablename__ = "projects"
+
+    id: str = Field(primary_key=True)
+    path: str
+    base_branch: str
+    check_command: str = ""
+    #: WOs created since the organizer last ran for this project (auto-organize trigger).
+    new_wos_since_organize: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WorkOrderRow(SQLModel, table=True):
+    __tablename__ = "work_orders"
+    __table_args__ = (Index("ix_work_orders_project_status", "project_id", "status"),)
+
+    id: str = Field(primary_key=True)
+    project_id: str = Field(foreign_key="projects.id", index=True)
+    title: str
+    goal: str = ""
+    context: list[str] = _json_list()
+    acceptance_criteria: list[str] = _json_list()
+    non_goals: list[str] = _json_list()
+    priority: int = 3
+    tags: list[str] = _json_list()
+    status: str = "backlog"
+    estimate_hours: float | None = None
+    created_on: str | None = None
+    updated_on: str | None = None
+    body: str = ""
+    extra: dict[str, Any] = _json_dict()
+    #: Where the WO came from: import, cli or agent.
+    source: str = "cli"
+    attempts: int = 0
+    last_error: str | None = None
+    done_commit: str | None = None
+    inserted_at: datetime = Field(default_factory=utcnow)
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
+class WODependencyRow(SQLModel, table=True):
+    __tablename__ = "wo_dependencies"
+
+    wo_id: str = Field(foreign_key="work_orders.id", primary_key=True)
+    depends_on_id: str = Field(foreign_key="work_orders.id", primary_key=True, index=True)
+
+
+class TrackRow(SQLModel, table=True):
+    __tablename__ = "tracks"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: str = Field(primary_key=True)
+    project_id: str = Field(foreign_key="projects.id", index=True)
+    name: str
+    goal: str = ""
+    type: str = "feature"
+    status: str = Field(default="draft", index=True)
+    #: 1 is the most important, as in the WO files.
+    priority: int = 3
+    #: Share of free slots the global agent gives this track (relative to other tracks).
+    weight: float = 1.0
+    budget_usd: float | None = None
+    parent_track_id: str | None = Field(default=None, foreign_key="tracks.id")
+    experiment: str | None = None
+    hypothesis: str | None = None
+    branch: str
+    worktree_path: str | None = None
+    scope: list[str] = _json_list()
+    #: The project agent's ordered choice of the next WOs (advisory: claims live on the WO).
+    wo_queue: list[str] = _json_list()
+    blocked_reason: str | None = None
+    merged_commit: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class WOTrackRow(SQLModel, table=True):
+    __tablename__ = "wo_tracks"
+
+    wo_id: str = Field(foreign_key="work_orders.id", primary_key=True)
+    track_id: str = Field(foreign_key="tracks.id", primary_key=True, index=True)
+
+
+class AgentRunRow(SQLModel, table=True):
+    __tablename__ = "agent_runs"
+
+    id: str = Field(primary_key=True)
+    role: str
+    project_id: str | None = Field(default=None, foreign_key="projects.id")
+    track_id: str | None = Field(default=None, foreign_key="tracks.id", index=True)
+    wo_id: str | None = Field(default=None, foreign_key="work_orders.id", index=True)
+    attempt: int = 1
+    session_id: str | None = None
+    status: str = Field(default="running", index=True)
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    turns: int = 0
+    #: The daemon (lease holder) that started the run, and the CLI process it spawned.
+    daemon_id: str | None = None
+    cli_pid: int | None = None
+    resumed_from: str | None = None
+    error: str | None = None
+    summary: str | None = None
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class CheckpointRow(SQLModel, table=True):
+    __tablename__ = "checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    track_id: str = Field(foreign_key="tracks.id", index=True)
+    run_id: str | None = Field(default=None, foreign_key="agent_runs.id")
+    wo_id: str | None = None
+    attempt: int = 1
+    session_id: str | None = None
+    head_sha: str | None = None
+    snapshot_ref: str | None = None
+    snapshot_sha: str | None = None
+    cost_usd: float = 0.0
+    reason: str = ""
+    checksum: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EventRow(SQLModel, table=True):
+    """Append-only journal of every state change."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    kind: str = Field(index=True)
+    subject_type: str
+    subject_id: str = Field(index=True)
+    from_status: str | None = None
+    to_status: str | None = None
+    run_id: str | None = None
+    data: dict[str, Any] = _json_dict()
+
+
+class TrackProposalRow(SQLModel, table=True):
+    __tablename__ = "track_proposals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = Field(foreign_key="projects.id", index=True)
+    mode: str
+    status: str = "pending"
+    #: The project's organization fingerprint when the proposal was made (stale detection).
+    based_on: str
+    proposal: dict[str, Any] = _json_dict()
+    run_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+
+
+class DirectiveRow(SQLModel, table=True):
+    """The global agent's directives: track weights and budgets, newest last."""
+
+    __tablename__ = "directives"
+
+    id: int | None = Field(default=None, primary_key=True)
+    weights: dict[str, Any] = _json_dict()
+    budgets: dict[str, Any] = _json_dict()
+    reason: str = ""
+    run_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DaemonLeaseRow(SQLModel, table=True):
+    """At most one row: the daemon that owns this state home, kept alive by heartbeats."""
+
+    __tablename__ = "daemon_lease"
+
+    id: int = Field(default=1, primary_key=True)
+    holder: str
+    pid: int
+    hostname: str
+    acquired_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    stop_requested: bool = False

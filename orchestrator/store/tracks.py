@@ -1,0 +1,252 @@
+"""Queries on tracks, their WO assignments, and their status transitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from orchestrator.domain.errors import NotFoundError, ValidationError
+from orchestrator.domain.ids import validate_slug
+from orchestrator.domain.lifecycle import TrackStatus, check_transition
+from orchestrator.store.base import StoreBase
+from orchestrator.store.tables import ProjectRow, TrackRow, WorkOrderRow, WOTrackRow, utcnow
+
+BRANCH_PREFIX = "tracks/"
+
+
+class TrackQueries(StoreBase):
+    def get_track_row(self, session: Session, track_id: str) -> TrackRow:
+        row = session.get(TrackRow, track_id)
+        if row is None:
+            raise NotFoundError(f"unknown track {track_id!r}")
+        return row
+
+    def get_track(self, track_id: str) -> TrackRow:
+        with self.reading() as session:
+            return self.get_track_row(session, track_id)
+
+    def create_track(
+        self,
+        project: str,
+        name: str,
+        track_type: str,
+        *,
+        goal: str = "",
+        parent: str | None = None,
+        priority: int = 3,
+        experiment: str | None = None,
+        hypothesis: str | None = None,
+        status: TrackStatus = TrackStatus.DRAFT,
+        session: Session | None = None,
+    ) -> TrackRow:
+        """A new track; its id is its name, or ``<project>-<name>`` if another project has it."""
+        if session is None:
+            with self.writing() as own:
+                return self.create_track(
+                    project,
+                    name,
+                    track_type,
+                    goal=goal,
+                    parent=parent,
+                    priority=priority,
+                    experiment=experiment,
+                    hypothesis=hypothesis,
+                    status=status,
+                    session=own,
+                )
+        validate_slug(name, "track name")
+        if session.get(ProjectRow, project) is None:
+            raise NotFoundError(f"unknown project {project!r}")
+        same = session.exec(
+            select(TrackRow).where(TrackRow.project_id == project, TrackRow.name == name)
+        ).first()
+        if same is not None:
+            raise ValidationError(f"project {project!r} already has a track named {name!r}")
+        track_id = name if session.get(TrackRow, name) is None else f"{project}-{name}"
+        validate_slug(track_id, "track id")
+        if session.get(TrackRow, track_id) is not None:
+            raise ValidationError(f"track id {track_id!r} is taken")
+        if parent is not None:
+            parent_row = self.get_track_row(session, parent)
+            if parent_row.project_id != project:
+                raise ValidationError(f"parent track {parent!r} belongs to another project")
+        row = TrackRow(
+            id=track_id,
+            project_id=project,
+            name=name,
+            goal=goal,
+            type=track_type,
+            status=status.value,
+            priority=priority,
+            parent_track_id=parent,
+            experiment=experiment,
+            hypothesis=hypothesis,
+            branch=BRANCH_PREFIX + track_id,
+        )
+        session.add(row)
+        session.flush()
+        self.journal(
+            session,
+            "track_created",
+            "track",
+            track_id,
+            to_status=row.status,
+            project=project,
+            name=name,
+            type=track_type,
+            parent=parent,
+        )
+        return row
+
+    def list_tracks(
+        self, project: str | None = None, status: str | None = None, track_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows for ``track list``, with WO counts, parents before their sub-tracks."""
+        with self.reading() as session:
+            counts = select(
+                WOTrackRow.track_id,
+                func.count().label("wo_count"),
+                func.sum(case((col(WorkOrderRow.status) == "done", 1), else_=0)).label("done"),
+            ).join(WorkOrderRow, col(WorkOrderRow.id) == col(WOTrackRow.wo_id))
+            count_map = {
+                tid: (n, int(done or 0))
+                for tid, n, done in session.exec(counts.group_by(WOTrackRow.track_id))
+            }
+            query = select(TrackRow)
+            if project is not None:
+                query = query.where(TrackRow.project_id == project)
+            if status is not None:
+                query = query.where(TrackRow.status == status)
+            if track_type is not None:
+                query = query.where(TrackRow.type == track_type)
+            rows = list(
+                session.exec(
+                    query.order_by(
+                        col(TrackRow.project_id), col(TrackRow.priority), col(TrackRow.id)
+                    )
+                )
+            )
+        return [
+            {
+                "id": r.id,
+                "project": r.project_id,
+                "name": r.name,
+                "type": r.type,
+                "status": r.status,
+                "priority": r.priority,
+                "weight": r.weight,
+                "parent": r.parent_track_id,
+                "branch": r.branch,
+                "worktree": r.worktree_path,
+                "wo_count": count_map.get(r.id, (0, 0))[0],
+                "done_count": count_map.get(r.id, (0, 0))[1],
+                "blocked_reason": r.blocked_reason,
+                "depth": depth,
+            }
+            for r, depth in tree_order(rows)
+        ]
+
+    def track_counts(self, project: str | None = None) -> dict[str, int]:
+        with self.reading() as session:
+            query = select(TrackRow.status, func.count()).group_by(TrackRow.status)
+            if project is not None:
+                query = query.where(TrackRow.project_id == project)
+            return {status: n for status, n in session.exec(query)}
+
+    def set_track_status(
+        self,
+        track_id: str,
+        target: TrackStatus,
+        *,
+        reason: str = "",
+        session: Session | None = None,
+        **fields: Any,
+    ) -> TrackRow:
+        """Move a track through its lifecycle (journaled); ``fields`` are set on the row too."""
+        if session is None:
+            with self.writing() as own:
+                return self.set_track_status(track_id, target, reason=reason, session=own, **fields)
+        row = self.get_track_row(session, track_id)
+        current = TrackStatus(row.status)
+        check_transition("track", track_id, current, target)
+        row.status = target.value
+        row.updated_at = utcnow()
+        if target is TrackStatus.ACTIVE and row.started_at is None:
+            row.started_at = row.updated_at
+        if target is TrackStatus.COMPLETED:
+            row.completed_at = row.updated_at
+        if target is TrackStatus.ACTIVE:
+            row.blocked_reason = None
+        for name, value in fields.items():
+            setattr(row, name, value)
+        session.add(row)
+        self.journal(
+            session,
+            "track_status",
+            "track",
+            track_id,
+            from_status=current.value,
+            to_status=target.value,
+            reason=reason,
+        )
+        return row
+
+    def update_track(self, track_id: str, **fields: Any) -> TrackRow:
+        with self.writing() as session:
+            row = self.get_track_row(session, track_id)
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+            session.add(row)
+            self.journal(session, "track_updated", "track", track_id, fields=sorted(fields))
+            return row
+
+    def assign(self, track_id: str, wo_ids: list[str], *, assign: bool = True) -> int:
+        """Add (or with ``assign=False`` remove) WOs to a track; returns rows changed."""
+        changed = 0
+        with self.writing() as session:
+            track = self.get_track_row(session, track_id)
+            for wo_id in wo_ids:
+                wo = session.get(WorkOrderRow, wo_id)
+                if wo is None:
+                    raise NotFoundError(f"unknown work order {wo_id!r}")
+                if wo.project_id != track.project_id:
+                    raise ValidationError(
+                        f"{wo_id} belongs to project {wo.project_id!r}, "
+                        f"track {track_id} to {track.project_id!r}"
+                    )
+                link = session.get(WOTrackRow, (wo_id, track_id))
+                if assign and link is None:
+                    session.add(WOTrackRow(wo_id=wo_id, track_id=track_id))
+                    changed += 1
+                elif not assign and link is not None:
+                    session.delete(link)
+                    changed += 1
+            self.journal(
+                session,
+                "track_assigned" if assign else "track_unassigned",
+                "track",
+                track_id,
+                wo_ids=wo_ids,
+            )
+        return changed
+
+
+def tree_order(rows: list[TrackRow]) -> list[tuple[TrackRow, int]]:
+    """(track, depth) with each parent followed by its sub-tracks, input order kept."""
+    ids = {r.id for r in rows}
+    children: dict[str | None, list[TrackRow]] = {}
+    for r in rows:
+        parent = r.parent_track_id if r.parent_track_id in ids else None
+        children.setdefault(parent, []).append(r)
+    ordered: list[tuple[TrackRow, int]] = []
+
+    def visit(parent: str | None, depth: int) -> None:
+        for child in children.get(parent, []):
+            ordered.append((child, depth))
+            visit(child.id, depth + 1)
+
+    visit(None, 0)
+    return ordered
