@@ -8,6 +8,7 @@ key or a value of the wrong type is a :class:`ConfigError` naming the key.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -126,6 +127,11 @@ class Settings:
     @property
     def config_path(self) -> Path:
         return self.home / CONFIG_RELPATH
+
+    @property
+    def owner_id(self) -> str:
+        """Marks the agent processes of this home (so orphans of a dead daemon can be found)."""
+        return "orch-" + hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
 
 
 SECTIONS: dict[str, type[Any]] = {

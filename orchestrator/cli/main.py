@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,18 +38,34 @@ def _root(
 
 
 def _register_commands() -> None:
-    from orchestrator.cli import home_commands
+    from orchestrator.cli import daemon_commands, home_commands
 
     home_commands.register(app)
+    daemon_commands.register(app)
 
 
 _register_commands()
 
 
+_command: Any = None
+
+
+def _click_command() -> Any:
+    """The click command tree, built once per process.
+
+    Building it evaluates the annotations of every command (tens of milliseconds); ``app()``
+    would rebuild it on each call, which in-process callers (tests, drivers) pay every time.
+    """
+    global _command
+    if _command is None:
+        _command = typer.main.get_command(app)
+    return _command
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one clear line on stderr and status 2 for bad input, never a traceback."""
     try:
-        app(args=argv, prog_name="orch", standalone_mode=False)
+        _click_command().main(args=argv, prog_name="orch", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -71,3 +87,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("orch: interrupted\n")
         sys.exit(130)
+    except Exception as exc:
+        # A broken or unreadable state DB is not a bug of ours: one line, not a traceback.
+        if type(exc).__module__.startswith("sqlalchemy"):
+            from sqlalchemy.exc import DBAPIError
+
+            if isinstance(exc, DBAPIError):
+                reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+                sys.stderr.write(f"orch: error: state database: {reason or type(exc).__name__}\n")
+                sys.exit(1)
+        raise

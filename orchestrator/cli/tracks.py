@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -99,7 +99,7 @@ def show(ctx: typer.Context, track_id: TrackArg, as_json: JsonOption = False) ->
     store = app_ctx.store
     track = store.get_track(track_id)
     wos = store.list_work_orders(track=track_id)
-    data = {
+    data: dict[str, Any] = {
         "id": track.id,
         "project": track.project_id,
         "name": track.name,

@@ -7,7 +7,7 @@ import re
 from orchestrator.domain.errors import ValidationError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-WO_ID_RE = re.compile(r"^WO-(\d{4})-(\d{3,})$")
+WO_ID_RE = re.compile(r"^WO-([0-9]{4})-([0-9]{3,})$")
 #: Track ids are slugs too, so that they can name a branch and a directory.
 TRACK_ID_RE = SLUG_RE
 

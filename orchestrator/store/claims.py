@@ -16,10 +16,11 @@ from sqlmodel import Session, col, select
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.roles import Role
-from orchestrator.store.tables import AgentRunRow, utcnow
+from orchestrator.store.tables import AgentRunRow, WorkOrderRow, utcnow
 from orchestrator.store.work_orders import WorkOrderQueries
 
-LIVE_RUN_STATUSES = (RunStatus.RUNNING.value,)
+#: A parked run (waiting out a rate limit) still owns its WO.
+LIVE_RUN_STATUSES = (RunStatus.RUNNING.value, RunStatus.PARKED.value)
 
 
 class ClaimConflictError(OrchestratorError):
@@ -208,6 +209,23 @@ class ClaimQueries(WorkOrderQueries):
                 return self.live_runs(own)
         query = select(AgentRunRow).where(col(AgentRunRow.status).in_(LIVE_RUN_STATUSES))
         return list(session.exec(query))
+
+    def release_orphaned_claims(self) -> list[str]:
+        """WOs marked running with no live run (cannot happen through our transactions, but a
+        hand-edited or restored DB may hold them) go back to ready."""
+        released = []
+        with self.writing() as session:
+            live = {r.wo_id for r in self.live_runs(session) if r.wo_id}
+            rows = session.exec(
+                select(WorkOrderRow).where(WorkOrderRow.status == WOStatus.RUNNING.value)
+            )
+            for row in rows:
+                if row.id not in live:
+                    self.set_wo_status(
+                        row.id, WOStatus.READY, reason="claim without a live run", session=session
+                    )
+                    released.append(row.id)
+        return released
 
     def resumable_run(self, wo_id: str) -> AgentRunRow | None:
         """The newest interrupted run of a WO that has a session to resume."""

@@ -39,7 +39,10 @@ class TrackWork:
     unfinished: int
     total: int
     failed: int
+    running: int
     cost_usd: float
+    #: Unfinished WOs that wait on a dependency that is not done (id -> blockers).
+    waiting: dict[str, list[str]]
 
 
 class PlanningQueries(StoreBase):
@@ -104,7 +107,13 @@ class PlanningQueries(StoreBase):
                     unfinished=sum(1 for w in members if w.status in UNFINISHED),
                     total=len(members),
                     failed=sum(1 for w in members if w.status == WOStatus.FAILED.value),
+                    running=sum(1 for w in members if w.status == WOStatus.RUNNING.value),
                     cost_usd=costs.get(track.id, 0.0),
+                    waiting={
+                        w.id: blocked_by[w.id]
+                        for w in members
+                        if w.id in blocked_by and w.status in STARTABLE
+                    },
                 )
             )
         return result
@@ -150,3 +159,22 @@ class PlanningQueries(StoreBase):
                 reason=reason,
             )
             return row
+
+    def note_progress(self, track_id: str, run_id: str | None, report: dict[str, Any]) -> None:
+        """A project agent's progress report: journaled; a blocked reason is kept on the track."""
+        with self.writing() as session:
+            track = session.get(TrackRow, track_id)
+            if track is None:
+                return
+            if report.get("blocked_reason"):
+                track.blocked_reason = str(report["blocked_reason"])[:2000]
+                session.add(track)
+            self.journal(
+                session,
+                "track_progress",
+                "track",
+                track_id,
+                run_id=run_id,
+                summary=str(report.get("summary", ""))[:2000],
+                blocked_reason=report.get("blocked_reason"),
+            )

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from orchestrator.store.checkpoints import CheckpointQueries
 from orchestrator.store.claims import ClaimQueries
 from orchestrator.store.db import make_engine
 from orchestrator.store.lease import LeaseQueries
@@ -28,6 +29,7 @@ class SQLiteStore(
     RunQueries,
     LeaseQueries,
     PlanningQueries,
+    CheckpointQueries,
 ):
     """All queries on the state DB (SQLite, WAL, BEGIN IMMEDIATE writes)."""
 

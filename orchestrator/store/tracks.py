@@ -224,13 +224,15 @@ class TrackQueries(StoreBase):
                 elif not assign and link is not None:
                     session.delete(link)
                     changed += 1
-            self.journal(
-                session,
-                "track_assigned" if assign else "track_unassigned",
-                "track",
-                track_id,
-                wo_ids=wo_ids,
-            )
+            if changed:
+                # A no-op (already assigned) is not a state change: nothing to journal.
+                self.journal(
+                    session,
+                    "track_assigned" if assign else "track_unassigned",
+                    "track",
+                    track_id,
+                    wo_ids=wo_ids,
+                )
         return changed
 
 

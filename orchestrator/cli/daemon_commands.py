@@ -1,0 +1,278 @@
+"""Commands that start agents or watch them: run, stop, recover, logs, demo, sim serve."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from orchestrator.cli.context import AppContext, emit_json
+from orchestrator.config import Settings, with_overrides
+from orchestrator.domain.errors import UserInputError, ValidationError
+
+BackendOption = Annotated[
+    str | None,
+    typer.Option("--model-backend", help="claude (your login) or sim (offline simulator)."),
+]
+
+
+def _settings(app_ctx: AppContext, backend: str | None) -> Settings:
+    settings = app_ctx.settings
+    if backend is not None:
+        if backend not in {"claude", "sim"}:
+            raise ValidationError(f"--model-backend must be claude or sim, not {backend!r}")
+        settings = with_overrides(settings, "model", backend=backend)
+    return settings
+
+
+def _logging(settings: Settings) -> None:
+    from orchestrator.log import configure_logging
+
+    configure_logging(settings.logs_dir, settings.logging.level, settings.logging.secret_env_vars)
+
+
+def run(
+    ctx: typer.Context,
+    until: Annotated[str | None, typer.Option(help="Stop at this local time, HH:MM.")] = None,
+    budget: Annotated[float | None, typer.Option(min=0, help="Cost cap of this run, USD.")] = None,
+    max_agents: Annotated[int | None, typer.Option(min=1, help="Agents at once.")] = None,
+    exit_when_idle: Annotated[
+        bool, typer.Option("--exit-when-idle", help="Stop when no work can start.")
+    ] = False,
+    model_backend: BackendOption = None,
+) -> None:
+    """Run the daemon in the foreground until --until, --budget, idleness or `orch stop`."""
+    import anyio
+
+    from orchestrator.daemon.context import RunOptions
+    from orchestrator.daemon.runner import run_daemon
+    from orchestrator.domain.clock import next_time_of_day
+
+    app_ctx: AppContext = ctx.obj
+    settings = _settings(app_ctx, model_backend)
+    deadline = None
+    if until is not None:
+        deadline = next_time_of_day(until, datetime.now().astimezone()).astimezone(UTC)
+    options = RunOptions(
+        until=deadline,
+        budget_usd=budget if budget is not None else (settings.limits.budget_per_run_usd or None),
+        max_agents=max_agents or settings.daemon.max_agents,
+        exit_when_idle=exit_when_idle,
+    )
+    _logging(settings)
+    store = app_ctx.store
+    report = anyio.run(run_daemon, settings, store, options)
+    summary = report.summary
+    app_ctx.console.print(
+        f"Run ended ({summary['stop_reason']}): {summary['work_orders']['done']} done, "
+        f"{summary['work_orders']['failed']} failed, ${summary['cost_usd']:.4f}"
+    )
+    app_ctx.console.print(f"Report: {report.path}")
+
+
+def stop(ctx: typer.Context) -> None:
+    """Ask the running daemon to stop gracefully (it checkpoints and exits)."""
+    app_ctx: AppContext = ctx.obj
+    lease = app_ctx.store.request_stop()
+    if lease is None:
+        app_ctx.console.print("No daemon is running on this home.")
+        return
+    app_ctx.console.print(f"Asked the daemon (pid {lease.pid}) to stop.")
+
+
+def recover(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be done.")
+    ] = False,
+    run_id: Annotated[str | None, typer.Option("--run", help="Recover only this run.")] = None,
+    track: Annotated[str | None, typer.Option("--track", help="Recover only this track.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    model_backend: BackendOption = None,
+) -> None:
+    """Find interrupted sessions, repair worktrees, and resume the sessions to their end."""
+    import anyio
+
+    from orchestrator.daemon.context import RunOptions
+    from orchestrator.daemon.recovery import interrupted_runs, plan_run
+    from orchestrator.daemon.runner import run_recover
+
+    app_ctx: AppContext = ctx.obj
+    store = app_ctx.store
+    if run_id is not None:
+        store.get_run(run_id)
+    if track is not None:
+        store.get_track(track)
+    lease = store.current_lease()
+    if store.lease_is_live(lease) and lease is not None:
+        raise UserInputError(
+            f"a daemon (pid {lease.pid}) is running on this home; it recovers on its own "
+            "(stop it first with `orch stop` to recover by hand)"
+        )
+    if dry_run or (as_json and dry_run):
+        plans = [
+            plan_run(store, r).__dict__
+            for r in interrupted_runs(store, None)
+            if (run_id is None or r.id == run_id) and (track is None or r.track_id == track)
+        ]
+        if as_json:
+            emit_json(plans)
+            return
+        for plan in plans:
+            app_ctx.console.print(
+                f"{plan['run_id']}  track={plan['track']}  wo={plan['wo']}  -> {plan['action']}",
+                markup=False,
+            )
+        app_ctx.console.print(f"{len(plans)} interrupted runs")
+        return
+    settings = _settings(app_ctx, model_backend)
+    _logging(settings)
+    options = RunOptions(max_agents=settings.daemon.max_agents)
+    actions, report = anyio.run(
+        lambda: run_recover(settings, store, options, only_run=run_id, only_track=track)
+    )
+    if as_json:
+        emit_json(actions)
+        return
+    for action in actions:
+        app_ctx.console.print(f"{action['run_id']}: {action['action']}", markup=False)
+    app_ctx.console.print(f"Recovered {len(actions)} interrupted runs.")
+    if report is not None:
+        app_ctx.console.print(f"Report: {report.path}")
+
+
+def logs(
+    ctx: typer.Context,
+    follow: Annotated[
+        bool, typer.Option("-f", "--follow", help="Keep printing new lines.")
+    ] = False,
+    track: Annotated[str | None, typer.Option(help="Only lines about this track.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only lines about this run.")] = None,
+    lines: Annotated[int, typer.Option(help="Lines to show from the end.")] = 50,
+) -> None:
+    """Show the daemon's log (JSON lines under state/logs), filtered by track or run."""
+    from orchestrator.log import LOG_FILE_NAME
+
+    app_ctx: AppContext = ctx.obj
+    path = app_ctx.settings.logs_dir / LOG_FILE_NAME
+    if not path.exists():
+        app_ctx.console.print("No log yet.")
+        return
+
+    def wanted(entry: dict[str, Any]) -> bool:
+        return (track is None or entry.get("track_id") == track) and (
+            run_id is None or entry.get("run_id") == run_id
+        )
+
+    def show(raw: str) -> None:
+        try:
+            entry = json.loads(raw)
+        except json.JSONDecodeError:
+            return
+        if wanted(entry):
+            extra = {k: v for k, v in entry.items() if k not in {"event", "timestamp", "level"}}
+            fields = " ".join(f"{k}={v}" for k, v in extra.items())
+            print(
+                f"{entry.get('timestamp', '')[:19]} {entry.get('level', ''):7} "
+                f"{entry.get('event', '')} {fields}"
+            )
+
+    with path.open(encoding="utf-8") as handle:
+        for raw in handle.readlines()[-lines:] if not (track or run_id) else handle.readlines():
+            show(raw)
+        while follow:
+            raw = handle.readline()
+            if raw:
+                show(raw)
+            else:
+                time.sleep(0.5)
+
+
+def demo(
+    ctx: typer.Context,
+    directory: Annotated[Path | None, typer.Option("--dir", help="Where to create it.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    no_run: Annotated[bool, typer.Option("--no-run", help="Set up only, do not run.")] = False,
+) -> None:
+    """Create a sample project, backlog and tracks, and run them with the simulator."""
+    import anyio
+
+    from orchestrator.daemon.context import RunOptions
+    from orchestrator.daemon.runner import run_daemon
+    from orchestrator.demo import demo_summary, setup_demo
+    from orchestrator.store.sqlite_store import SQLiteStore
+
+    app_ctx: AppContext = ctx.obj
+    setup = setup_demo(directory)
+    report = None
+    if not no_run:
+        settings = with_overrides(setup.settings, "model", backend="sim")
+        _logging(settings)
+        store = SQLiteStore.open(settings.db_path)
+        options = RunOptions(max_agents=settings.daemon.max_agents, exit_when_idle=True)
+        ticker = None if as_json else _progress_ticker(app_ctx)
+        try:
+            report = anyio.run(run_daemon, settings, store, options, ticker)
+        finally:
+            store.close()
+    summary = demo_summary(setup, report)
+    if as_json:
+        emit_json(summary)
+        return
+    console = app_ctx.console
+    wos = summary["work_orders"]
+    console.print(f"Demo project: {summary['project_dir']}")
+    console.print(f"State home:   {summary['home']}  (export ORCH_HOME={summary['home']})")
+    if no_run:
+        console.print("Set up only. Run it with: orch run --model-backend sim --exit-when-idle")
+        return
+    console.print(
+        f"Work orders: {wos['done']}/{wos['total']} done, {wos['failed']} failed; "
+        f"cost ${summary['cost_usd']:.4f}; {summary['duration_s']} s"
+    )
+    console.print(f"Report: {summary['report']}")
+
+
+def _progress_ticker(app_ctx: AppContext) -> Any:
+    last: dict[str, str] = {}
+
+    async def tick(daemon_ctx: Any) -> None:
+        import anyio
+
+        tracks = await anyio.to_thread.run_sync(daemon_ctx.store.list_tracks)
+        line = "  ".join(f"{t['id']} {t['done_count']}/{t['wo_count']}" for t in tracks)
+        if line != last.get("line"):
+            last["line"] = line
+            app_ctx.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {line}")
+
+    return tick
+
+
+def sim_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 0,
+    faults: Annotated[str, typer.Option(help="e.g. 429:0.2,529:0.1,cut:0.05,latency:200ms")] = "",
+    seed: Annotated[int, typer.Option(help="Seed of the fault injection.")] = 0,
+) -> None:
+    """Serve the offline model simulator on loopback until interrupted."""
+    from orchestrator.sim import parse_fault_spec, serve_forever
+
+    try:
+        parse_fault_spec(faults)
+    except ValueError as exc:
+        raise ValidationError(f"--faults: {exc}") from None
+    serve_forever(port, faults, seed)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(stop)
+    app.command()(recover)
+    app.command()(logs)
+    app.command()(demo)
+    sim_app = typer.Typer(help="The offline model simulator.", no_args_is_help=True)
+    sim_app.command("serve")(sim_serve)
+    app.add_typer(sim_app, name="sim")

@@ -1,0 +1,45 @@
+"""The model backend of a command that starts agents: the user's Claude, or the simulator.
+
+With ``sim`` the simulator runs in-process on a free loopback port for the duration of the
+command, and every CLI session is pointed at it; with ``claude`` the CLI uses the user's own
+login and nothing is overridden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from orchestrator.agents.claude_runtime import ClaudeRuntime
+from orchestrator.agents.protocol import AgentRuntime, SessionSpec
+from orchestrator.config import Settings
+from orchestrator.store.sqlite_store import SQLiteStore
+
+
+@dataclass
+class Backend:
+    runtime: AgentRuntime
+    session_env: dict[str, str]
+    sim_url: str | None = None
+
+
+def _pid_recorder(store: SQLiteStore) -> object:
+    def record(pid: int, spec: SessionSpec) -> None:
+        # Persisted at once: after a crash, recovery ends exactly the CLIs we started.
+        if spec.run_id is not None:
+            store.record_run(spec.run_id, cli_pid=pid)
+
+    return record
+
+
+@asynccontextmanager
+async def open_backend(settings: Settings, store: SQLiteStore) -> AsyncIterator[Backend]:
+    runtime = ClaudeRuntime(owner=settings.owner_id, on_process_started=_pid_recorder(store))  # type: ignore[arg-type]
+    if settings.model.backend != "sim":
+        yield Backend(runtime=runtime, session_env={})
+        return
+    from orchestrator.sim import SimServer, sim_env
+
+    async with SimServer(faults=settings.model.sim_faults, seed=settings.model.sim_seed) as sim:
+        yield Backend(runtime=runtime, session_env=sim_env(sim.base_url), sim_url=sim.base_url)

@@ -1,0 +1,108 @@
+"""The run report: what each track did, what failed and why, cost and time, as markdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.tables import AgentRunRow, EventRow, WorkOrderRow
+
+
+@dataclass(frozen=True)
+class RunReport:
+    path: Path
+    summary: dict[str, Any]
+
+
+def build_summary(store: SQLiteStore, since: datetime, stop_reason: str) -> dict[str, Any]:
+    with store.reading() as session:
+        events = list(
+            session.exec(select(EventRow).where(EventRow.at >= since, EventRow.kind == "wo_status"))
+        )
+        runs = list(session.exec(select(AgentRunRow).where(AgentRunRow.started_at >= since)))
+        wo_ids = {e.subject_id for e in events}
+        wos = {
+            w.id: w
+            for w in session.exec(select(WorkOrderRow).where(col(WorkOrderRow.id).in_(wo_ids)))
+        }
+    done = sorted({e.subject_id for e in events if e.to_status == "done"})
+    failed = sorted({e.subject_id for e in events if e.to_status == "failed"})
+    tracks: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        if run.track_id is None:
+            continue
+        entry = tracks.setdefault(
+            run.track_id, {"done": [], "failed": [], "cost_usd": 0.0, "runs": 0}
+        )
+        entry["cost_usd"] += run.cost_usd
+        entry["runs"] += 1
+        if run.wo_id in done and run.status == "succeeded":
+            entry["done"].append(run.wo_id)
+        if run.wo_id in failed and run.wo_id not in entry["failed"] and run.status == "failed":
+            entry["failed"].append(run.wo_id)
+    return {
+        "started_at": since.isoformat(),
+        "ended_at": datetime.now(UTC).isoformat(),
+        "duration_s": round((datetime.now(UTC) - since).total_seconds(), 1),
+        "stop_reason": stop_reason,
+        "cost_usd": round(sum(r.cost_usd for r in runs), 4),
+        "runs": len(runs),
+        "work_orders": {"done": len(done), "failed": len(failed)},
+        "tracks": tracks,
+        "failures": {w: (wos[w].last_error or "")[:800] for w in failed if w in wos},
+        "titles": {w: wos[w].title for w in wos},
+    }
+
+
+def render_report(summary: dict[str, Any], tracks: list[dict[str, Any]]) -> str:
+    lines = [
+        f"# Orchestrator run report — {summary['started_at'][:19]} UTC",
+        "",
+        f"- duration: {summary['duration_s']} s; stopped because: {summary['stop_reason']}",
+        f"- work orders done: {summary['work_orders']['done']}, "
+        f"failed: {summary['work_orders']['failed']}",
+        f"- agent sessions: {summary['runs']}; cost: ${summary['cost_usd']:.4f}",
+        "",
+        "## Tracks",
+        "",
+        "| track | status | done in this run | failed | progress | cost (USD) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for track in tracks:
+        entry = summary["tracks"].get(track["id"], {"done": [], "failed": [], "cost_usd": 0.0})
+        lines.append(
+            f"| {track['id']} | {track['status']} | {len(entry['done'])} | "
+            f"{len(entry['failed'])} | {track['done_count']}/{track['wo_count']} | "
+            f"{entry['cost_usd']:.4f} |"
+        )
+    blocked = [t for t in tracks if t.get("blocked_reason")]
+    if blocked:
+        lines += ["", "## Blocked tracks", ""]
+        lines += [f"- **{t['id']}**: {t['blocked_reason']}" for t in blocked]
+    if summary["failures"]:
+        lines += ["", "## Failed work orders", ""]
+        for wo_id, error in summary["failures"].items():
+            title = summary["titles"].get(wo_id, "")
+            lines.append(f"### {wo_id}: {title}")
+            lines += ["", "```", error.strip() or "(no error recorded)", "```", ""]
+    lines += ["", "## Done", ""]
+    for track_id, entry in summary["tracks"].items():
+        for wo_id in entry["done"]:
+            lines.append(f"- {wo_id} ({track_id}): {summary['titles'].get(wo_id, '')}")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(store: SQLiteStore, reports_dir: Path, since: datetime, reason: str) -> RunReport:
+    summary = build_summary(store, since, reason)
+    text = render_report(summary, store.list_tracks())
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / f"run-{since:%Y%m%d-%H%M%S}.md"
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return RunReport(path=path, summary=summary)

@@ -1,0 +1,145 @@
+"""Entry points the CLI calls: run the daemon, recover, each with its backend and report."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import structlog
+
+from orchestrator.config import Settings
+from orchestrator.daemon.backend import open_backend
+from orchestrator.daemon.context import DaemonContext, RunOptions
+from orchestrator.daemon.recovery import recover
+from orchestrator.daemon.report import RunReport, write_report
+from orchestrator.daemon.supervisor import Supervisor
+from orchestrator.daemon.worker_run import run_work_order
+from orchestrator.store.sqlite_store import SQLiteStore
+
+Ticker = Callable[[DaemonContext], Awaitable[None]]
+
+
+def new_daemon_id() -> str:
+    return f"daemon-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _context(
+    settings: Settings, store: SQLiteStore, options: RunOptions, backend: Any
+) -> DaemonContext:
+    daemon_id = new_daemon_id()
+    return DaemonContext(
+        settings=settings,
+        store=store,
+        runtime=backend.runtime,
+        daemon_id=daemon_id,
+        options=options,
+        session_env=backend.session_env,
+        limiter=anyio.CapacityLimiter(options.max_agents),
+        log=structlog.get_logger("orchestrator.daemon").bind(daemon_id=daemon_id),
+    )
+
+
+async def _watch_signals(supervisor: Supervisor, ctx: DaemonContext) -> None:
+    """First SIGINT/SIGTERM: graceful stop. Second: end the CLIs and exit at once.
+
+    The DB stays consistent either way: every state change is its own committed transaction,
+    and runs left marked live are found by the next recovery.
+    """
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        count = 0
+        async for signum in signals:
+            count += 1
+            if count == 1:
+                supervisor.request_stop(f"signal {signal.Signals(signum).name}")
+                continue
+            # What the CLIs spawned is marked with this home's owner id: the next recovery
+            # ends any of it that outlives this exit.
+            for pid in ctx.runtime.live_pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            os._exit(130)
+
+
+async def run_daemon(
+    settings: Settings,
+    store: SQLiteStore,
+    options: RunOptions,
+    ticker: Ticker | None = None,
+) -> RunReport:
+    """`orch run`: recover, then dispatch until a limit, idleness or a stop; write the report."""
+    async with open_backend(settings, store) as backend:
+        ctx = _context(settings, store, options, backend)
+        supervisor = Supervisor(ctx)
+        started = datetime.now(UTC)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_watch_signals, supervisor, ctx)
+            if ticker is not None:
+                tg.start_soon(_tick_forever, ticker, ctx)
+            try:
+                reason = await supervisor.run()
+            finally:
+                tg.cancel_scope.cancel()
+    return await anyio.to_thread.run_sync(
+        write_report, store, settings.reports_dir, started, reason
+    )
+
+
+async def _tick_forever(ticker: Ticker, ctx: DaemonContext) -> None:
+    while True:
+        await ticker(ctx)
+        await anyio.sleep(1.0)
+
+
+async def run_recover(
+    settings: Settings,
+    store: SQLiteStore,
+    options: RunOptions,
+    *,
+    only_run: str | None = None,
+    only_track: str | None = None,
+    resume: bool = True,
+) -> tuple[list[dict[str, Any]], RunReport | None]:
+    """`orch recover`: repair state, then resume the interrupted worker sessions to their end."""
+    import socket
+
+    async with open_backend(settings, store) as backend:
+        ctx = _context(settings, store, options, backend)
+        await anyio.to_thread.run_sync(
+            lambda: store.acquire_lease(
+                ctx.daemon_id, os.getpid(), socket.gethostname(), settings.daemon.lease_ttl_s
+            )
+        )
+        started = datetime.now(UTC)
+        ctx.started_at = started
+        try:
+            actions = await recover(ctx, only_run=only_run, only_track=only_track)
+            to_resume = [
+                a for a in actions if a["wo"] and a["action"].startswith(("resume", "restart"))
+            ]
+            if resume and to_resume:
+                async with anyio.create_task_group() as tg:
+                    for action in to_resume:
+                        tg.start_soon(_resume_one, ctx, action)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(lambda: store.release_lease(ctx.daemon_id))
+    if not resume or not to_resume:
+        return actions, None
+    report = await anyio.to_thread.run_sync(
+        write_report, store, settings.reports_dir, started, "recovery finished"
+    )
+    return actions, report
+
+
+async def _resume_one(ctx: DaemonContext, action: dict[str, Any]) -> None:
+    async with ctx.limiter:
+        track = await anyio.to_thread.run_sync(ctx.store.get_track, action["track"])
+        if track.status != "active":
+            return
+        await run_work_order(ctx, track, action["wo"])

@@ -1,0 +1,276 @@
+"""The supervisor: one daemon per state home, dispatching agents to tracks until told to stop.
+
+APScheduler only *triggers* (heartbeat, global planning, dispatch ticks, housekeeping); every
+decision reads the DB, which is the single source of truth, so a restart loses nothing that
+matters. Slots are shared by weighted fair queuing over the global agent's track weights,
+with at most one worker per track.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import anyio
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from orchestrator.daemon.context import DaemonContext
+from orchestrator.daemon.decisions import run_global_agent, run_project_agent
+from orchestrator.daemon.merging import finish_track
+from orchestrator.daemon.recovery import recover
+from orchestrator.daemon.worker_run import run_work_order
+from orchestrator.daemon.workspace import activate_track
+from orchestrator.domain.dispatch import Candidate, choose_tracks
+from orchestrator.domain.errors import OrchestratorError
+from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.store.claims import ClaimConflictError
+from orchestrator.store.planning import TrackWork
+
+#: Seconds between housekeeping rounds (stale-run detection, pruning).
+HOUSEKEEPING_INTERVAL_S = 60.0
+
+
+@dataclass
+class SupervisorState:
+    track_scopes: dict[str, anyio.CancelScope] = field(default_factory=dict)
+    passes: dict[str, float] = field(default_factory=dict)
+    global_running: bool = False
+    global_wanted: str | None = "start"
+    wake: anyio.Event = field(default_factory=anyio.Event)
+
+
+def stuck_reason(work: TrackWork) -> str | None:
+    """Why a track can make no progress without a human, or None while it can."""
+    if work.startable or work.running or work.unfinished == 0:
+        return None
+    parts = []
+    if work.failed:
+        parts.append(f"{work.failed} work orders failed")
+    parts.extend(f"{wo} waits on {'/'.join(deps)}" for wo, deps in work.waiting.items())
+    detail = "; ".join(parts) or "unfinished work orders cannot start"
+    return f"{detail} (see `orch wo list --track {work.track.id}`, then `orch track resume`)"
+
+
+class Supervisor:
+    def __init__(self, ctx: DaemonContext) -> None:
+        self.ctx = ctx
+        self.state = SupervisorState()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> str:
+        """Run until a stop; returns the stop reason. The lease is held throughout."""
+        ctx = self.ctx
+        store = ctx.store
+        await anyio.to_thread.run_sync(
+            lambda: store.acquire_lease(
+                ctx.daemon_id, os.getpid(), socket.gethostname(), ctx.settings.daemon.lease_ttl_s
+            )
+        )
+        ctx.started_at = datetime.now(UTC)
+        ctx.log.info("daemon_started", daemon_id=ctx.daemon_id, pid=os.getpid())
+        try:
+            await recover(ctx)
+            scheduler = self._scheduler()
+            async with anyio.create_task_group() as tg:
+                scheduler.start()
+                try:
+                    await self._loop(tg)
+                finally:
+                    scheduler.shutdown(wait=False)
+                    with anyio.CancelScope(shield=True):
+                        await self._drain()
+                    tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(lambda: store.release_lease(ctx.daemon_id))
+        reason = ctx.stop_reason or "stopped"
+        ctx.log.info("daemon_stopped", reason=reason)
+        return reason
+
+    def request_stop(self, reason: str) -> None:
+        if self.ctx.stop_reason is None:
+            self.ctx.stop_reason = reason
+            self.ctx.log.info("stop_requested", reason=reason)
+        self._wake()
+
+    def _wake(self) -> None:
+        self.state.wake.set()
+
+    def _scheduler(self) -> AsyncIOScheduler:
+        settings = self.ctx.settings.daemon
+        scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+        scheduler.add_job(self._heartbeat, "interval", seconds=settings.heartbeat_interval_s)
+        scheduler.add_job(
+            self._want_global, "interval", seconds=settings.global_interval_s, args=["interval"]
+        )
+        scheduler.add_job(self._wake, "interval", seconds=settings.dispatch_interval_s)
+        scheduler.add_job(self._wake, "interval", seconds=HOUSEKEEPING_INTERVAL_S)
+        return scheduler
+
+    async def _heartbeat(self) -> None:
+        ctx = self.ctx
+        ok = await anyio.to_thread.run_sync(
+            lambda: ctx.store.heartbeat(ctx.daemon_id, ctx.settings.daemon.lease_ttl_s)
+        )
+        if not ok:
+            self.request_stop("stop requested (orch stop) or lease lost")
+
+    def _want_global(self, reason: str) -> None:
+        self.state.global_wanted = reason
+        self._wake()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def _loop(self, tg: anyio.abc.TaskGroup) -> None:
+        ctx = self.ctx
+        while ctx.stop_reason is None:
+            self.state.wake = anyio.Event()
+            await self._check_limits()
+            if ctx.stop_reason is not None:
+                break
+            if self.state.global_wanted and not self.state.global_running:
+                reason, self.state.global_wanted = self.state.global_wanted, None
+                self.state.global_running = True
+                tg.start_soon(self._global_round, reason)
+            activated = await self._activate_ready_tracks()
+            started = await self._dispatch(tg)
+            busy = bool(self.state.track_scopes) or self.state.global_running
+            if ctx.options.exit_when_idle and not (busy or started or activated):
+                self.request_stop("idle: no work left that can start")
+                break
+            with anyio.move_on_after(ctx.settings.daemon.dispatch_interval_s):
+                await self.state.wake.wait()
+
+    async def _check_limits(self) -> None:
+        ctx = self.ctx
+        options = ctx.options
+        if options.until is not None and datetime.now(UTC) >= options.until:
+            self.request_stop(f"deadline {options.until:%H:%M} reached")
+        if options.budget_usd and ctx.started_at is not None:
+            spent = await anyio.to_thread.run_sync(lambda: ctx.store.cost_since(ctx.started_at))
+            if spent >= options.budget_usd:
+                self.request_stop(f"budget ${options.budget_usd:.2f} spent (${spent:.2f})")
+
+    async def _activate_ready_tracks(self) -> int:
+        """Activate ready tracks (creating worktrees) while fewer than max_agents are active."""
+        ctx = self.ctx
+        store = ctx.store
+        active = await anyio.to_thread.run_sync(lambda: store.track_work())
+        # A track counts against the limit while it has work that can start or is running.
+        busy = sum(
+            1 for w in active if w.startable or w.running or w.track.id in self.state.track_scopes
+        )
+        ready = await anyio.to_thread.run_sync(
+            lambda: store.list_tracks(status=TrackStatus.READY.value)
+        )
+        activated = 0
+        for track in sorted(ready, key=lambda t: (t["priority"], t["id"])):
+            if busy >= ctx.options.max_agents:
+                break
+            try:
+                await anyio.to_thread.run_sync(
+                    activate_track,
+                    store,
+                    ctx.settings.workspaces_dir,
+                    track["id"],
+                    "activated by the daemon",
+                )
+            except OrchestratorError as exc:
+                ctx.log.warning("activate_failed", track_id=track["id"], error=str(exc))
+                continue
+            activated += 1
+            busy += 1
+        if activated:
+            self._want_global("tracks activated")
+        return activated
+
+    async def _dispatch(self, tg: anyio.abc.TaskGroup) -> int:
+        ctx = self.ctx
+        state = self.state
+        work = await anyio.to_thread.run_sync(lambda: ctx.store.track_work())
+        in_use = len(state.track_scopes) + (1 if state.global_running else 0)
+        free = ctx.options.max_agents - in_use
+        candidates = {
+            w.track.id: w for w in work if w.startable and w.track.id not in state.track_scopes
+        }
+        chosen = choose_tracks(
+            [
+                Candidate(t.track.id, t.track.weight, t.track.created_at)
+                for t in candidates.values()
+            ],
+            free,
+            state.passes,
+        )
+        for track_id in chosen:
+            scope = anyio.CancelScope()
+            state.track_scopes[track_id] = scope
+            tg.start_soon(self._track_step, candidates[track_id], scope)
+        return len(chosen)
+
+    async def _track_step(self, work: TrackWork, scope: anyio.CancelScope) -> None:
+        """Choose the track's next WO (asking its project agent when there is a choice), run it."""
+        ctx = self.ctx
+        track = work.track
+        try:
+            with scope:
+                startable = [w["id"] for w in work.startable]
+                queue = [w for w in track.wo_queue if w in startable]
+                if not queue and len(startable) > 1:
+                    queue = await run_project_agent(ctx, work)
+                if not queue:
+                    queue = startable[:1]
+                wo_id, rest = queue[0], queue[1:]
+                await anyio.to_thread.run_sync(lambda: ctx.store.set_queue(track.id, rest))
+                fresh = await anyio.to_thread.run_sync(lambda: ctx.store.get_track(track.id))
+                await run_work_order(ctx, fresh, wo_id)
+                await self._after_step(track.id)
+        except ClaimConflictError as exc:
+            ctx.log.warning("claim_conflict", track_id=track.id, error=str(exc))
+        except OrchestratorError as exc:
+            ctx.log.error("track_step_failed", track_id=track.id, error=str(exc))
+        finally:
+            self.state.track_scopes.pop(track.id, None)
+            self._wake()
+
+    async def _after_step(self, track_id: str) -> None:
+        ctx = self.ctx
+        rows = await anyio.to_thread.run_sync(lambda: ctx.store.track_work())
+        work = next((w for w in rows if w.track.id == track_id), None)
+        if work is None or work.total == 0:
+            return
+        if work.unfinished == 0:
+            await finish_track(ctx, work.track)
+            self._want_global("track finished")
+            return
+        reason = stuck_reason(work)
+        if reason is not None:
+            await anyio.to_thread.run_sync(
+                lambda: ctx.store.set_track_status(
+                    track_id, TrackStatus.PAUSED, reason=reason, blocked_reason=reason
+                )
+            )
+            ctx.log.warning("track_blocked", track_id=track_id, reason=reason)
+            self._want_global("track blocked")
+
+    async def _global_round(self, reason: str) -> None:
+        try:
+            async with self.ctx.limiter:
+                await run_global_agent(self.ctx, reason)
+        except OrchestratorError as exc:
+            self.ctx.log.error("global_round_failed", error=str(exc))
+        finally:
+            self.state.global_running = False
+            self._wake()
+
+    async def _drain(self) -> None:
+        """Interrupt every running track step; each checkpoints and settles its run."""
+        for scope in list(self.state.track_scopes.values()):
+            scope.cancel()
+        with anyio.move_on_after(self.ctx.settings.daemon.shutdown_grace_s):
+            while self.state.track_scopes:
+                await anyio.sleep(0.05)

@@ -1,0 +1,309 @@
+"""Carrying out one work order in its track's worktree.
+
+Order of effects for a WO (write-ahead):
+
+1. claim: WO ``ready -> running`` and its run row, in one transaction;
+2. checkpoint ``wo_start``; the worker session runs (session id committed on arrival);
+3. the project's check runs in the worktree;
+4. the work is committed on the track branch as ``WO-…: title`` (with an
+   ``Orchestrator-WO`` trailer);
+5. WO ``running -> done`` and the run ``succeeded``, in one transaction; checkpoint.
+
+A kill between 4 and 5 leaves a WO ``running`` whose commit is on the branch: recovery sees
+the trailer and marks it done instead of running it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from orchestrator.agents.prompts import recovery_prompt
+from orchestrator.agents.protocol import ToolReply
+from orchestrator.daemon.checkpoints import write_checkpoint
+from orchestrator.daemon.checks import run_check
+from orchestrator.daemon.context import DaemonContext
+from orchestrator.daemon.sessions import drive_session, make_spec
+from orchestrator.domain.errors import AgentError, RateLimitedError
+from orchestrator.domain.lifecycle import RunStatus, WOStatus
+from orchestrator.domain.roles import Role
+from orchestrator.git.repo import GitRepo
+from orchestrator.store.tables import AgentRunRow, TrackRow
+
+#: The commit trailer that ties a commit to its WO (recovery looks for it).
+WO_TRAILER = "Orchestrator-WO"
+
+
+def commit_message(wo_id: str, title: str, run_id: str) -> str:
+    return f"{wo_id}: {title}\n\n{WO_TRAILER}: {wo_id}\nOrchestrator-Run: {run_id}\n"
+
+
+@dataclass
+class WorkerTools:
+    """The worker's one tool: ``report_result``. The first report counts."""
+
+    report: dict[str, Any] | None = None
+    reports: list[dict[str, Any]] = field(default_factory=list)
+
+    async def __call__(self, tool: str, args: dict[str, Any]) -> ToolReply:
+        if tool != "report_result":
+            return ToolReply(False, f"unknown tool {tool}")
+        self.reports.append(args)
+        if self.report is None:
+            self.report = args
+            return ToolReply(True, "result recorded; end your turn now")
+        return ToolReply(True, "a result was already recorded for this work order; end now")
+
+
+@dataclass(frozen=True)
+class WorkerOutcome:
+    wo_id: str
+    status: WOStatus
+    run_id: str
+    error: str | None = None
+
+
+def worker_payload(
+    wo: Any, track: TrackRow, worktree: Path, check: str, attempt: int, previous: str | None
+) -> dict[str, Any]:
+    return {
+        "kind": "work_order",
+        "wo": {
+            "id": wo.id,
+            "title": wo.title,
+            "goal": wo.goal,
+            "context": list(wo.context),
+            "acceptance_criteria": list(wo.acceptance_criteria),
+            "non_goals": list(wo.non_goals),
+            "notes": wo.body,
+        },
+        "track": {"id": track.id, "name": track.name, "goal": track.goal},
+        "worktree": str(worktree),
+        "check_command": check,
+        "attempt": attempt,
+        "previous_failure": previous,
+        "recovery": None,
+    }
+
+
+async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> WorkerOutcome:
+    """Claim ``wo_id`` for ``track`` and carry it through to done, retry, or failed."""
+    store = ctx.store
+    project = await anyio.to_thread.run_sync(lambda: store.get_project(track.project_id))
+    repo = GitRepo(project.path)
+    worktree = Path(track.worktree_path or "")
+    resumable = await anyio.to_thread.run_sync(lambda: store.resumable_run(wo_id))
+    run = await anyio.to_thread.run_sync(
+        lambda: store.claim_work_order(
+            wo_id, track.id, ctx.daemon_id, resumed_from=resumable.id if resumable else None
+        )
+    )
+    row, wo, _tracks = await anyio.to_thread.run_sync(lambda: store.get_work_order(wo_id))
+    log = ctx.log.bind(run_id=run.id, track_id=track.id, wo_id=wo_id)
+    await write_checkpoint(
+        store,
+        repo,
+        track.id,
+        worktree,
+        run_id=run.id,
+        wo_id=wo_id,
+        attempt=run.attempt,
+        session_id=None,
+        cost_usd=0.0,
+        reason="wo_start",
+    )
+    tools = WorkerTools()
+    payload = worker_payload(
+        wo, track, worktree, project.check_command, run.attempt, row.last_error
+    )
+    resume_id, prompt = None, None
+    if resumable is not None and resumable.session_id:
+        resume_id = resumable.session_id
+        state = await anyio.to_thread.run_sync(lambda: _worktree_state(repo, worktree))
+        payload["recovery"] = {"resumed_from": resumable.id, "worktree": state}
+        prompt = recovery_prompt(
+            resumable.error or "the daemon stopped during this session", state, payload
+        )
+    spec = make_spec(
+        ctx,
+        run.id,
+        Role.WORKER,
+        payload,
+        worktree,
+        tools,
+        resume=resume_id,
+        prompt=prompt,
+        labels={"track_id": track.id, "wo_id": wo_id},
+    )
+    session_id: str | None = resume_id
+    cost = 0.0
+    try:
+        try:
+            outcome = await drive_session(ctx, run.id, spec)
+            session_id, cost = outcome.session_id, outcome.cost_usd
+        except RateLimitedError as exc:
+            # Parked past the cap: the work goes back in line, it does not fail.
+            return await _requeue(ctx, run, wo_id, f"rate limited: {exc}")
+        except AgentError as exc:
+            return await _failed_attempt(
+                ctx, repo, worktree, run, wo_id, f"agent error: {type(exc).__name__}: {exc}"
+            )
+        if outcome.interrupted:
+            return await _interrupt(
+                ctx, repo, worktree, track, run, wo_id, session_id, cost, "session interrupted"
+            )
+        report = tools.report
+        if report is None or report.get("status") != "done":
+            why = (
+                "no report_result call"
+                if report is None
+                else (f"worker reported {report.get('status')}: {report.get('summary', '')}")
+            )
+            return await _failed_attempt(ctx, repo, worktree, run, wo_id, why)
+        check = await run_check(
+            project.check_command, worktree, ctx.settings.limits.check_timeout_s
+        )
+        if not check.passed:
+            return await _failed_attempt(
+                ctx,
+                repo,
+                worktree,
+                run,
+                wo_id,
+                f"check `{project.check_command}` failed:\n{check.output_tail}",
+            )
+        with anyio.CancelScope(shield=True):
+            sha = await anyio.to_thread.run_sync(
+                lambda: repo.commit_all(worktree, commit_message(wo_id, wo.title, run.id))
+            )
+            if sha is None:
+                sha = await anyio.to_thread.run_sync(lambda: repo.head("HEAD", worktree))
+            await anyio.to_thread.run_sync(
+                lambda: store.finish_run(
+                    run.id,
+                    RunStatus.SUCCEEDED,
+                    summary=str(report.get("summary", ""))[:2000],
+                    wo_status=WOStatus.DONE,
+                    wo_fields={"done_commit": sha, "last_error": None},
+                )
+            )
+            await write_checkpoint(
+                store,
+                repo,
+                track.id,
+                worktree,
+                run_id=run.id,
+                wo_id=wo_id,
+                attempt=run.attempt,
+                session_id=session_id,
+                cost_usd=cost,
+                reason="wo_done",
+            )
+        log.info("wo_done", commit=sha)
+        return WorkerOutcome(wo_id, WOStatus.DONE, run.id)
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True):
+            await _interrupt(
+                ctx,
+                repo,
+                worktree,
+                track,
+                run,
+                wo_id,
+                session_id,
+                cost,
+                ctx.stop_reason or "daemon stopping",
+            )
+        raise
+
+
+def _worktree_state(repo: GitRepo, worktree: Path) -> str:
+    if not worktree.is_dir():
+        return "the worktree directory is missing"
+    head = repo.head("HEAD", worktree)
+    dirty = repo.status_paths(worktree)
+    files = ", ".join(dirty[:20]) + (" ..." if len(dirty) > 20 else "")
+    return f"HEAD {head[:12]}; uncommitted: {files or 'none'}"
+
+
+async def _interrupt(
+    ctx: DaemonContext,
+    repo: GitRepo,
+    worktree: Path,
+    track: TrackRow,
+    run: AgentRunRow,
+    wo_id: str,
+    session_id: str | None,
+    cost: float,
+    why: str,
+) -> WorkerOutcome:
+    """Checkpoint, mark the run interrupted (resumable) and put the WO back in line."""
+    await write_checkpoint(
+        ctx.store,
+        repo,
+        track.id,
+        worktree,
+        run_id=run.id,
+        wo_id=wo_id,
+        attempt=run.attempt,
+        session_id=session_id,
+        cost_usd=cost,
+        reason="interrupted",
+    )
+    await anyio.to_thread.run_sync(
+        lambda: ctx.store.finish_run(
+            run.id,
+            RunStatus.INTERRUPTED,
+            error=why,
+            wo_status=WOStatus.READY,
+            wo_fields={"attempts": max(run.attempt - 1, 0)},
+        )
+    )
+    return WorkerOutcome(wo_id, WOStatus.READY, run.id, why)
+
+
+async def _requeue(ctx: DaemonContext, run: AgentRunRow, wo_id: str, why: str) -> WorkerOutcome:
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(
+            lambda: ctx.store.finish_run(
+                run.id,
+                RunStatus.INTERRUPTED,
+                error=why,
+                wo_status=WOStatus.READY,
+                wo_fields={"attempts": max(run.attempt - 1, 0)},
+            )
+        )
+    return WorkerOutcome(wo_id, WOStatus.READY, run.id, why)
+
+
+async def _failed_attempt(
+    ctx: DaemonContext, repo: GitRepo, worktree: Path, run: AgentRunRow, wo_id: str, why: str
+) -> WorkerOutcome:
+    """Retry (the failure goes into the next prompt) or, out of attempts, fail the WO."""
+    final = run.attempt >= ctx.settings.limits.max_attempts
+    status = WOStatus.FAILED if final else WOStatus.READY
+    with anyio.CancelScope(shield=True):
+        if final and worktree.is_dir():
+            # Keep the failed attempt's files in a checkpoint, then leave a clean worktree for
+            # the track's next WO.
+            await write_checkpoint(
+                ctx.store,
+                repo,
+                run.track_id or "",
+                worktree,
+                run_id=run.id,
+                wo_id=wo_id,
+                attempt=run.attempt,
+                session_id=None,
+                cost_usd=0.0,
+                reason="wo_failed",
+            )
+            await anyio.to_thread.run_sync(repo.discard_changes, worktree)
+        await anyio.to_thread.run_sync(
+            lambda: ctx.store.finish_run(run.id, RunStatus.FAILED, error=why, wo_status=status)
+        )
+    ctx.log.warning("wo_attempt_failed", run_id=run.id, wo_id=wo_id, final=final, error=why[:500])
+    return WorkerOutcome(wo_id, status, run.id, why)

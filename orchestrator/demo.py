@@ -1,0 +1,147 @@
+"""`orch demo`: a sample project, backlog and tracks, run by the daemon against the simulator.
+
+Everything is real except the model: a git repository with a test suite, the real Claude Code
+CLI in each worktree, real commits, checks and merges. ``--no-run`` sets up the same home so a
+user can inspect it and run it with ``orch run`` themselves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.backlog import import_files
+from orchestrator.config import Settings, load_settings, render_default_config
+from orchestrator.domain.ids import slugify
+from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.git.runner import DEFAULT_IDENTITY
+from orchestrator.samples import SAMPLE_WORK_ORDERS
+from orchestrator.store.sqlite_store import SQLiteStore
+
+DEMO_PROJECT = "demo-app"
+
+_FILES = {
+    "README.md": "# demo-app\n\nA tiny project the orchestrator demo works on.\n",
+    "app/__init__.py": '"""The demo application."""\n',
+    "app/calc.py": (
+        '"""Arithmetic the demo app needs."""\n\n\n'
+        "def add(a: int, b: int) -> int:\n    return a + b\n"
+    ),
+    "tests/test_calc.py": (
+        "from app.calc import add\n\n\ndef test_add() -> None:\n    assert add(2, 3) == 5\n"
+    ),
+    "pytest.ini": "[pytest]\naddopts = -p no:cacheprovider\n",
+    ".gitignore": "__pycache__/\n*.pyc\n",
+}
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    root: Path
+    project_dir: Path
+    home: Path
+    settings: Settings
+    tracks: list[str]
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env_args = [
+        "-c",
+        f"user.name={DEFAULT_IDENTITY.name}",
+        "-c",
+        f"user.email={DEFAULT_IDENTITY.email}",
+    ]
+    subprocess.run(["git", *env_args, *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_sample_project(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    if (path / ".git").exists():
+        return
+    for rel, text in _FILES.items():
+        target = path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    _git(path, "init", "-q", "-b", "main")
+    _git(path, "add", "-A")
+    _git(path, "commit", "-q", "-m", "Initial demo project")
+
+
+def setup_demo(directory: Path | None) -> DemoSetup:
+    """Create (or reuse) the demo's project and home in ``directory`` (a temp dir if None)."""
+    root = (directory or Path(tempfile.mkdtemp(prefix="orch-demo-"))).resolve()
+    project_dir = root / DEMO_PROJECT
+    home = root / "home"
+    make_sample_project(project_dir)
+    config = home / "config" / "orchestrator.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    if not config.exists():
+        config.write_text(
+            render_default_config().replace('backend = "claude"', 'backend = "sim"'),
+            encoding="utf-8",
+        )
+    settings = load_settings(home)
+    for folder in (settings.workspaces_dir, settings.logs_dir, settings.reports_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore.open(settings.db_path)
+    try:
+        if not store.list_projects():
+            # The check runs with this very interpreter, so it finds pytest wherever orch runs.
+            store.add_project(
+                DEMO_PROJECT, str(project_dir), "main", f"{sys.executable} -m pytest -q"
+            )
+        import_files(store, DEMO_PROJECT, [SAMPLE_WORK_ORDERS])
+        tracks = _tracks_by_tag(store)
+    finally:
+        store.close()
+    return DemoSetup(root, project_dir, home, settings, tracks)
+
+
+def _tracks_by_tag(store: SQLiteStore) -> list[str]:
+    """One track per first tag, each marked ready so the daemon activates it."""
+    existing = {t["id"] for t in store.list_tracks(project=DEMO_PROJECT)}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for wo in store.list_work_orders(project=DEMO_PROJECT):
+        tag = wo["tags"][0] if wo["tags"] else "general"
+        groups.setdefault(slugify(tag), []).append(wo)
+    for name, wos in sorted(groups.items()):
+        if name not in existing:
+            store.create_track(
+                DEMO_PROJECT,
+                name,
+                "feature",
+                goal=f"The {name} work orders",
+                priority=min(w["priority"] for w in wos),
+            )
+            store.assign(name, [w["id"] for w in wos])
+            store.set_track_status(name, TrackStatus.READY, reason="demo")
+    return sorted(groups)
+
+
+def demo_summary(setup: DemoSetup, report: Any | None) -> dict[str, Any]:
+    store = SQLiteStore.open(setup.settings.db_path)
+    try:
+        counts = store.wo_counts(DEMO_PROJECT)
+        tracks = store.list_tracks(project=DEMO_PROJECT)
+    finally:
+        store.close()
+    return {
+        "project_dir": str(setup.project_dir),
+        "home": str(setup.home),
+        "report": str(report.path) if report is not None else None,
+        "work_orders": {
+            "total": sum(counts.values()),
+            "done": counts.get("done", 0),
+            "failed": counts.get("failed", 0),
+        },
+        "tracks": [
+            {"id": t["id"], "status": t["status"], "done": t["done_count"], "total": t["wo_count"]}
+            for t in tracks
+        ],
+        "cost_usd": report.summary["cost_usd"] if report is not None else 0.0,
+        "duration_s": report.summary["duration_s"] if report is not None else 0.0,
+    }

@@ -1,0 +1,47 @@
+"""Which tracks get the free agent slots: weighted fair sharing (stride scheduling).
+
+Each track carries a *pass*: the work it has been given so far divided by its weight. A free
+slot goes to the eligible track with the lowest pass (ties: the older track first), and that
+track's pass grows by ``1 / weight``. Over time tracks receive slots in proportion to the
+global agent's weights, without any track starving. Passes are fairness bookkeeping only:
+losing them on restart costs nothing but a little short-term fairness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+#: A weight of 0 means "no slots"; tiny positive weights still make progress, slowly.
+MIN_WEIGHT = 1e-6
+
+
+@dataclass(frozen=True)
+class Candidate:
+    track_id: str
+    weight: float
+    created_at: datetime
+
+
+def choose_tracks(
+    candidates: list[Candidate], free_slots: int, passes: dict[str, float]
+) -> list[str]:
+    """Up to ``free_slots`` distinct track ids, in the order they should get a slot.
+
+    ``passes`` is updated in place. Tracks with weight 0 get nothing. A new track starts at
+    the lowest pass among the candidates, so it neither jumps the queue nor waits for the
+    others to catch up.
+    """
+    eligible = [c for c in candidates if c.weight > 0]
+    if not eligible or free_slots <= 0:
+        return []
+    known = [passes[c.track_id] for c in eligible if c.track_id in passes]
+    floor = min(known) if known else 0.0
+    for c in eligible:
+        passes.setdefault(c.track_id, floor)
+    chosen: list[str] = []
+    ordered = sorted(eligible, key=lambda c: (passes[c.track_id], c.created_at, c.track_id))
+    for candidate in ordered[:free_slots]:
+        chosen.append(candidate.track_id)
+        passes[candidate.track_id] += 1.0 / max(candidate.weight, MIN_WEIGHT)
+    return chosen

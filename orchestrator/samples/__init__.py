@@ -1,0 +1,5 @@
+"""The sample backlog shipped for `orch demo` (the same 20 work orders as the project's tests)."""
+
+from pathlib import Path
+
+SAMPLE_WORK_ORDERS = Path(__file__).parent / "work_orders"

@@ -1,0 +1,84 @@
+"""Checkpoints: written at every WO boundary and interruption, verified before any restore."""
+
+from __future__ import annotations
+
+from sqlmodel import col, func, select
+
+from orchestrator.domain.checkpoint import CheckpointRecord
+from orchestrator.store.base import StoreBase
+from orchestrator.store.tables import CheckpointRow
+
+
+def _record(row: CheckpointRow) -> CheckpointRecord:
+    return CheckpointRecord(
+        track_id=row.track_id,
+        run_id=row.run_id,
+        wo_id=row.wo_id,
+        attempt=row.attempt,
+        session_id=row.session_id,
+        head_sha=row.head_sha,
+        snapshot_ref=row.snapshot_ref,
+        snapshot_sha=row.snapshot_sha,
+        cost_usd=row.cost_usd,
+        reason=row.reason,
+    )
+
+
+class CheckpointQueries(StoreBase):
+    def next_checkpoint_number(self, track_id: str) -> int:
+        """Checkpoints of a track are numbered from 1 (0 is kept for the archive snapshot)."""
+        with self.reading() as session:
+            count = session.exec(
+                select(func.count())
+                .select_from(CheckpointRow)
+                .where(CheckpointRow.track_id == track_id)
+            ).one()
+        return int(count) + 1
+
+    def add_checkpoint(self, record: CheckpointRecord) -> CheckpointRow:
+        with self.writing() as session:
+            row = CheckpointRow(
+                track_id=record.track_id,
+                run_id=record.run_id,
+                wo_id=record.wo_id,
+                attempt=record.attempt,
+                session_id=record.session_id,
+                head_sha=record.head_sha,
+                snapshot_ref=record.snapshot_ref,
+                snapshot_sha=record.snapshot_sha,
+                cost_usd=record.cost_usd,
+                reason=record.reason,
+                checksum=record.checksum(),
+            )
+            session.add(row)
+            session.flush()
+            self.journal(
+                session,
+                "checkpoint",
+                "track",
+                record.track_id,
+                run_id=record.run_id,
+                wo=record.wo_id,
+                reason=record.reason,
+                checkpoint=row.id,
+            )
+            return row
+
+    def latest_good_checkpoint(
+        self, track_id: str
+    ) -> tuple[CheckpointRow | None, list[CheckpointRow]]:
+        """The newest checkpoint whose checksum verifies, and the corrupt ones skipped."""
+        with self.reading() as session:
+            rows = list(
+                session.exec(
+                    select(CheckpointRow)
+                    .where(CheckpointRow.track_id == track_id)
+                    .order_by(col(CheckpointRow.id).desc())
+                )
+            )
+        corrupt: list[CheckpointRow] = []
+        for row in rows:
+            if _record(row).verify(row.checksum):
+                return row, corrupt
+            corrupt.append(row)
+        return None, corrupt

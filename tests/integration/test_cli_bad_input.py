@@ -1,0 +1,270 @@
+"""Bad input: exit status 2, one clear line on stderr, never a traceback, and nothing changed."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import (
+    SAMPLES_DIR,
+    OrchRunner,
+    Result,
+    db_dump,
+    init_git_repo,
+    without_orch_env,
+)
+from tests.fixtures.bad_wo_files import BAD_CASES, BadCase, wo_text
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not SAMPLES_DIR.is_dir(), reason=f"sample backlog not found at {SAMPLES_DIR}"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home holding two projects, the 20 samples, tracks in several statuses."""
+    root = tmp_path_factory.mktemp("populated")
+    home = root / "home"
+    orch = OrchRunner(home)
+    with without_orch_env():
+        orch.ok("init")
+        orch.ok("project", "add", init_git_repo(root / "demo"))
+        orch.ok("project", "add", init_git_repo(root / "other"))
+        orch.ok("wo", "import", SAMPLES_DIR, "--project", "demo")
+        orch.ok("wo", "add", "--project", "other", "--title", "Other work")
+        orch.ok("track", "create", "--project", "demo", "--name", "t1", "--type", "feature")
+        orch.ok("track", "create", "--project", "demo", "--name", "t2", "--type", "fix")
+        orch.ok("track", "assign", "t1", "WO-2026-001", "WO-2026-002")
+        orch.ok("track", "ready", "t2")
+    return home
+
+
+@pytest.fixture
+def bad(populated: Path, tmp_path: Path) -> Iterator[OrchRunner]:
+    """A copy of ``populated``; after the test, its DB must equal the original's."""
+    home = tmp_path / "home"
+    shutil.copytree(populated, home)
+    before = db_dump(home)
+    yield OrchRunner(home)
+    assert db_dump(home) == before, "a refused command changed the DB"
+
+
+def assert_clean_failure(result: Result) -> None:
+    assert result.code == 2, str(result)
+    assert "Traceback" not in result.out + result.err, str(result)
+    assert result.err_lines, str(result)
+    assert result.err_lines[0].startswith("orch: error: "), str(result)
+
+
+def assert_one_line(result: Result) -> None:
+    assert_clean_failure(result)
+    assert len(result.err_lines) == 1, str(result)
+
+
+# -------------------------------------------------------------------- malformed files
+
+
+def test_the_fixture_has_enough_cases() -> None:
+    assert len(BAD_CASES) >= 15
+    assert len({c.name for c in BAD_CASES}) == len(BAD_CASES)
+
+
+def write_case(directory: Path, case: BadCase) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, raw in case.files.items():
+        (directory / name).write_bytes(raw)
+    return directory
+
+
+def check_batch_error(result: Result, case: BadCase) -> None:
+    """First line the summary, then one indented line per bad file naming it."""
+    assert_clean_failure(result)
+    first, *rest = result.err_lines
+    assert "work order file" in first and "bad" in first, str(result)
+    for line in rest:
+        assert line.startswith("  "), str(result)
+    for name in case.named_files:
+        assert name in result.err, f"{name} not named:\n{result}"
+    assert case.reason in result.err, f"reason {case.reason!r} missing:\n{result}"
+
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=lambda c: c.name)
+def test_malformed_batch_is_refused(bad: OrchRunner, tmp_path: Path, case: BadCase) -> None:
+    directory = write_case(tmp_path / "batch", case)
+    check_batch_error(bad("wo", "import", directory, "--project", "demo"), case)
+
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=lambda c: c.name)
+def test_malformed_file_named_on_the_command_line(
+    bad: OrchRunner, tmp_path: Path, case: BadCase
+) -> None:
+    directory = write_case(tmp_path / "batch", case)
+    files = [directory / name for name in case.files]
+    check_batch_error(bad("wo", "import", *files, "--project", "demo"), case)
+
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=lambda c: c.name)
+def test_one_bad_file_spoils_the_whole_batch(
+    orch: OrchRunner, project: str, tmp_path: Path, case: BadCase
+) -> None:
+    """All or nothing: 20 good files and one bad one import nothing, into an empty DB."""
+    directory = tmp_path / "batch"
+    shutil.copytree(SAMPLES_DIR, directory)
+    write_case(directory, case)
+    before = db_dump(orch.home)
+    check_batch_error(orch("wo", "import", directory), case)
+    assert db_dump(orch.home) == before
+    assert orch.json("wo", "list") == []
+
+
+def test_every_bad_file_of_a_batch_is_named(bad: OrchRunner, tmp_path: Path) -> None:
+    directory = tmp_path / "batch"
+    single = [c for c in BAD_CASES if len(c.files) == 1][:5]
+    for case in single:
+        write_case(directory, case)
+    (directory / "WO-2099-900_good.md").write_text(wo_text("WO-2099-900"))
+    result = bad("wo", "import", directory, "--project", "demo")
+    assert_clean_failure(result)
+    assert result.err_lines[0].startswith("orch: error: 5 of 6 work order files are bad")
+    assert len(result.err_lines) == 6
+    for case in single:
+        assert case.named_files[0] in result.err
+    assert "WO-2099-900_good.md" not in result.err
+
+
+def test_import_of_a_missing_path(bad: OrchRunner, tmp_path: Path) -> None:
+    result = bad("wo", "import", tmp_path / "nowhere", "--project", "demo")
+    assert_one_line(result)
+    assert "nowhere" in result.err
+
+
+def test_import_of_a_directory_without_wo_files(bad: OrchRunner, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not a WO")
+    assert_one_line(bad("wo", "import", tmp_path / "empty", "--project", "demo"))
+
+
+def test_import_that_would_move_a_wo_to_another_project(bad: OrchRunner, tmp_path: Path) -> None:
+    result = bad("wo", "import", SAMPLES_DIR / "WO-2026-001_runner-sandbox-process-isolation.md",
+                 "--project", "other")  # fmt: skip
+    assert_one_line(result)
+    assert "WO-2026-001" in result.err
+
+
+def test_import_of_an_illegal_status_change(bad: OrchRunner, tmp_path: Path) -> None:
+    source = SAMPLES_DIR / "WO-2026-001_runner-sandbox-process-isolation.md"
+    target = tmp_path / source.name
+    target.write_text(source.read_text().replace("status: backlog", "status: done"))
+    result = bad("wo", "import", target, "--project", "demo")
+    assert_one_line(result)
+    assert "from backlog to done" in result.err
+
+
+# -------------------------------------------------------------------------- arguments
+
+#: Commands that must be refused; ``{plain}`` is a directory that is not a repository,
+#: ``{repo}`` a fresh repository that is not a project yet, ``{tmp}`` a scratch directory.
+BAD_COMMANDS: list[tuple[str, list[str], str]] = [
+    # unknown ids
+    ("wo-show-unknown", ["wo", "show", "WO-2026-999"], "WO-2026-999"),
+    ("wo-show-malformed", ["wo", "show", "nope"], "nope"),
+    ("wo-show-traversal", ["wo", "show", "../WO-2026-001"], "invalid work order id"),
+    ("assign-unknown-wo", ["track", "assign", "t1", "WO-2026-999"], "WO-2026-999"),
+    ("assign-some-unknown", ["track", "assign", "t1", "WO-2026-003", "WO-2026-999"], "WO-2026-999"),
+    ("assign-malformed-wo", ["track", "assign", "t1", "x"], "invalid work order id"),
+    ("unassign-unknown-wo", ["track", "unassign", "t1", "WO-2026-999"], "WO-2026-999"),
+    ("assign-other-project", ["track", "assign", "t1", "{other_wo}"], "belongs to project"),
+    ("wo-add-unknown-dep", ["wo", "add", "--project", "demo", "--title", "x",
+                            "--depends-on", "WO-2026-999"], "WO-2026-999"),  # fmt: skip
+    ("wo-add-bad-dep", ["wo", "add", "--project", "demo", "--title", "x",
+                        "--depends-on", "WO-1"], "invalid work order id"),  # fmt: skip
+    # unknown tracks and projects
+    ("track-show-unknown", ["track", "show", "nope"], "unknown track 'nope'"),
+    ("track-ready-unknown", ["track", "ready", "nope"], "unknown track 'nope'"),
+    ("track-activate-unknown", ["track", "activate", "nope"], "unknown track 'nope'"),
+    ("track-archive-unknown", ["track", "archive", "nope"], "unknown track 'nope'"),
+    ("assign-unknown-track", ["track", "assign", "nope", "WO-2026-001"], "unknown track"),
+    ("wo-list-unknown-track", ["wo", "list", "--track", "nope"], "unknown track 'nope'"),
+    ("parent-unknown", ["track", "create", "--project", "demo", "--name", "x", "--type",
+                        "feature", "--parent", "nope"], "nope"),  # fmt: skip
+    ("wo-add-unknown-project", ["wo", "add", "--project", "nope", "--title", "x"], "nope"),
+    ("wo-list-unknown-project", ["wo", "list", "--project", "nope"], "unknown project"),
+    ("wo-import-unknown-project", ["wo", "import", str(SAMPLES_DIR), "--project", "nope"],
+     "unknown project"),  # fmt: skip
+    ("wo-export-unknown-project", ["wo", "export", "{tmp}/out", "--project", "nope"],
+     "unknown project"),  # fmt: skip
+    ("track-create-unknown-project", ["track", "create", "--project", "nope", "--name", "x",
+                                      "--type", "feature"], "unknown project"),  # fmt: skip
+    ("wo-add-needs-project", ["wo", "add", "--title", "x"], "--project"),
+    # illegal transitions
+    ("illegal-pause", ["track", "pause", "t1"], "from draft to paused"),
+    ("illegal-complete", ["track", "complete", "t2"], "from ready to completed"),
+    ("illegal-archive", ["track", "archive", "t1"], "from draft to archived"),
+    ("illegal-activate", ["track", "activate", "t1"], "from draft to active"),
+    # projects
+    ("project-missing-path", ["project", "add", "{tmp}/missing"], "does not exist"),
+    ("project-not-a-repo", ["project", "add", "{plain}"], "not a git repository"),
+    ("project-bad-name-traversal", ["project", "add", "{repo}", "--name", "../x"], "'../x'"),
+    ("project-bad-name-space", ["project", "add", "{repo}", "--name", "Bad Name"], "'Bad Name'"),
+    ("project-bad-base-branch", ["project", "add", "{repo}", "--base-branch", "a..b"], "a..b"),
+    ("project-duplicate", ["project", "add", "{repo}", "--name", "demo"], "already exists"),
+    # slugs and values
+    ("track-bad-name-traversal", ["track", "create", "--project", "demo", "--name", "../x",
+                                  "--type", "feature"], "'../x'"),  # fmt: skip
+    ("track-bad-name-space", ["track", "create", "--project", "demo", "--name", "Bad Name",
+                              "--type", "feature"], "'Bad Name'"),  # fmt: skip
+    ("track-duplicate-name", ["track", "create", "--project", "demo", "--name", "t1",
+                              "--type", "feature"], "t1"),  # fmt: skip
+    ("track-bad-type", ["track", "create", "--project", "demo", "--name", "x",
+                        "--type", "nonsense"], "nonsense"),  # fmt: skip
+    ("track-experiment-flag", ["track", "create", "--project", "demo", "--name", "x",
+                               "--type", "feature", "--experiment", "e1"], "--experiment"),  # fmt: skip
+    ("wo-list-bad-status", ["wo", "list", "--status", "bogus"], "bogus"),
+    ("track-list-bad-status", ["track", "list", "--status", "bogus"], "bogus"),
+    ("track-list-bad-type", ["track", "list", "--type", "bogus"], "bogus"),
+    ("wo-add-empty-title", ["wo", "add", "--project", "demo", "--title", "  "], "title"),
+    ("wo-add-bad-tag", ["wo", "add", "--project", "demo", "--title", "x", "--tag", "Bad Tag"],
+     "Bad Tag"),  # fmt: skip
+    ("wo-add-priority-high", ["wo", "add", "--project", "demo", "--title", "x",
+                              "--priority", "9"], "priority"),  # fmt: skip
+    ("wo-add-priority-word", ["wo", "add", "--project", "demo", "--title", "x",
+                              "--priority", "high"], "priority"),  # fmt: skip
+    # usage
+    ("unknown-command", ["frobnicate"], "frobnicate"),
+    ("unknown-option", ["wo", "list", "--bogus"], "--bogus"),
+    ("missing-option", ["wo", "add"], "--title"),
+    ("missing-argument", ["track", "show"], "ID"),
+]
+
+
+@pytest.mark.parametrize(("name", "argv", "expected"), BAD_COMMANDS, ids=[c[0] for c in BAD_COMMANDS])
+def test_bad_command_is_one_line_and_changes_nothing(
+    bad: OrchRunner, tmp_path: Path, name: str, argv: list[str], expected: str
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    repo = init_git_repo(tmp_path / "fresh-repo")
+    [other_wo] = [w["id"] for w in bad.json("wo", "list", "--project", "other")]
+    values = {"plain": plain, "repo": repo, "tmp": tmp_path, "other_wo": other_wo}
+    args = [a.format(**values) for a in argv]
+    result = bad(*args)
+    assert_one_line(result)
+    assert expected in result.err, str(result)
+    # Nothing on disk either: no worktree, no export directory.
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in (bad.home / "workspaces").iterdir()) == [".gitignore"]
+
+
+def test_no_traceback_when_the_db_is_not_a_db(orch: OrchRunner, home: Path) -> None:
+    (home / "state" / "orchestrator.db").write_bytes(b"this is not a database" * 100)
+    result = orch("status")
+    assert result.code == 1
+    assert "state database" in result.err, str(result)
+    assert "Traceback" not in result.out + result.err, str(result)
+    assert len(result.err_lines) == 1, str(result)
