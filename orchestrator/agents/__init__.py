@@ -29,7 +29,7 @@ from .fake_runtime import (
 from .guard import guard_hooks, make_worktree_guard, write_denial
 from .limits import LimitName, Limits
 from .mcp_tools import build_mcp_server, invoke_tool
-from .processes import end_pids, end_process_tree, find_agent_processes
+from .processes import end_orphans, end_pids, end_process_tree, find_agent_processes
 from .prompts import continue_prompt, recovery_prompt, system_prompt, user_prompt
 from .protocol import AgentRun, AgentRuntime, SessionSpec, ToolHandler, ToolReply
 from .retry import DEFAULT_RETRY_POLICY, AttemptInfo, RetryPolicy, retrying
@@ -72,6 +72,7 @@ __all__ = [
     "classify_exception",
     "classify_result",
     "continue_prompt",
+    "end_orphans",
     "end_pids",
     "end_process_tree",
     "find_agent_processes",

@@ -69,7 +69,10 @@ def classify_result(result: Result, api_error_kind: str | None = None) -> AgentE
     if any(_NO_CONVERSATION in e for e in result.errors):
         return ResumeNotFoundError(detail)
     status = result.api_error_status
-    message = f"session {result.session_id} failed ({result.subtype}): {detail}"
+    why = result.terminal_reason or result.subtype
+    if status is not None:
+        why = f"{why}, HTTP {status}"
+    message = f"session {result.session_id} failed ({why}): {detail}"
     if status == 429 or api_error_kind == "rate_limit":
         return RateLimitedError(message, retry_after_s=retry_after_from_text(detail))
     if status is not None:

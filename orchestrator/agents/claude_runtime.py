@@ -64,6 +64,7 @@ _STDERR_TAIL = 20
 _PID_POLL_S = 0.05
 
 ProcessCallback = Callable[[int, SessionSpec], None]
+_log = structlog.get_logger(__name__)
 
 
 class ClaudeRuntime:
@@ -153,12 +154,21 @@ class ClaudeRuntime:
 
     def _started(self, pid: int, token: str, spec: SessionSpec) -> None:
         self._live[pid] = token
-        if self._on_started is not None:
-            self._on_started(pid, spec)
+        self._notify(self._on_started, pid, spec)
 
     def _ended(self, pid: int, spec: SessionSpec) -> None:
-        if self._live.pop(pid, None) is not None and self._on_ended is not None:
-            self._on_ended(pid, spec)
+        if self._live.pop(pid, None) is not None:
+            self._notify(self._on_ended, pid, spec)
+
+    @staticmethod
+    def _notify(callback: ProcessCallback | None, pid: int, spec: SessionSpec) -> None:
+        if callback is None:
+            return
+        try:
+            callback(pid, spec)
+        except Exception:
+            # A failing bookkeeping callback must not leave a CLI running unobserved.
+            _log.exception("process_callback_failed", pid=pid, run_id=spec.run_id)
 
 
 class ClaudeRun:
@@ -295,6 +305,10 @@ class ClaudeRun:
             )
             return
         except Exception as exc:
+            if self._interrupted:
+                # An interrupt the CLI did not take ended it the hard way: that is the end.
+                self._done = True
+                return
             classified = classify_exception(exc, self._stderr_text())
             if classified is None:
                 raise

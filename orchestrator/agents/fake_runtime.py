@@ -26,7 +26,7 @@ from typing import Any, Self
 import anyio
 import structlog
 
-from orchestrator.domain.errors import AgentError
+from orchestrator.domain.errors import AgentError, RateLimitedError
 from orchestrator.domain.roles import Role, mcp_tool_name
 
 from .classify import ResumeNotFoundError, classify_result
@@ -69,10 +69,16 @@ class Spend:
 
 @dataclass(frozen=True, eq=False)
 class Fail:
-    """Raise ``error`` the first ``times`` times a session reaches this step."""
+    """Raise ``error`` the first ``times`` times a session reaches this step.
+
+    With ``result=True`` an error ``Result`` is yielded first, as the CLI does for an API
+    error (status 429 for a ``RateLimitedError``, else 529); without, the session just dies
+    (a cut stream, a crashed CLI).
+    """
 
     error: AgentError
     times: int = 1
+    result: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ class FakeRuntime:
         self.tool_calls: list[ToolCallRecord] = []
         self.runs: list[FakeRun] = []
         self._progress: dict[str, int] = {}
+        #: Like the CLI, a resumed session's Result carries the session's cumulative cost.
+        self._session_cost: dict[str, float] = {}
         self._fired: dict[int, int] = {}
 
     def run(self, spec: SessionSpec) -> FakeRun:
@@ -191,13 +199,20 @@ class FakeRun:
             raise StopAsyncIteration
         return await self._events.__anext__()
 
+    def _session_total(self, extra: float) -> float:
+        assert self._session_id is not None
+        totals = self._runtime._session_cost
+        total = totals.get(self._session_id, 0.0) + self._limits.cost_usd + extra
+        totals[self._session_id] = total
+        return total
+
     def _interrupted_result(self) -> Result:
         assert self._session_id is not None
         return Result(
             session_id=self._session_id,
             is_error=True,
             subtype="error_during_execution",
-            cost_usd=self._limits.cost_usd,
+            cost_usd=self._session_total(0.0),
             input_tokens=0,
             output_tokens=0,
             num_turns=self._limits.turns,
@@ -250,6 +265,11 @@ class FakeRun:
             yield self._write(step, turn_id)
         elif isinstance(step, Fail):
             if self._runtime._should_fail(step):
+                if step.result:
+                    status = 429 if isinstance(step.error, RateLimitedError) else 529
+                    yield self._finish(
+                        Finish(text=str(step.error), is_error=True, api_error_status=status)
+                    )
                 raise step.error
         elif isinstance(step, Hang):
             timeout, which = self._limits.next_wait()
@@ -275,11 +295,12 @@ class FakeRun:
 
     def _finish(self, step: Finish) -> Result:
         assert self._session_id is not None
+        total = self._session_total(step.cost_usd)
         self._result = Result(
             session_id=self._session_id,
             is_error=step.is_error,
             subtype=step.subtype,
-            cost_usd=self._limits.cost_usd + step.cost_usd,
+            cost_usd=total,
             input_tokens=step.input_tokens,
             output_tokens=step.output_tokens,
             num_turns=self._limits.turns,

@@ -152,3 +152,12 @@ async def end_pids(
             with contextlib.suppress(psutil.Error):
                 procs.append(psutil.Process(pid))
     return await end_process_tree(procs, grace_s)
+
+
+async def end_orphans(owner: str, grace_s: float = DEFAULT_KILL_GRACE_S) -> list[int]:
+    """End every process still marked with ``owner``: call at daemon start, before any
+    session runs (a crashed daemon's CLIs and their children)."""
+    orphans = find_agent_processes(owner)
+    if orphans:
+        _log.warning("cli_orphans_found", pids=[p.pid for p in orphans])
+    return await end_process_tree(orphans, grace_s)

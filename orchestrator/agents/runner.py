@@ -28,7 +28,8 @@ class SessionOutcome:
     result: Result | None
     session_id: str | None
     attempts: int
-    #: Over all attempts: the CLI's figure where an attempt reported one, else our estimate.
+    #: Over all attempts: the CLI's figure where an attempt reported one, else our estimate
+    #: (a ``Result.cost_usd`` of a resumed session is cumulative; this is not double counted).
     cost_usd: float
     interrupted: bool
 
@@ -57,6 +58,9 @@ async def run_session(
     session_id = spec.resume
     attempts = 0
     cost = 0.0
+    # The CLI's total_cost_usd is cumulative over a resumed session (it restores the total
+    # from the transcript), so an attempt's own cost is its total minus the last total seen.
+    session_totals: dict[str, float] = {}
     prompt_after_failure = resume_prompt or continue_prompt()
 
     async def one(attempt_spec: SessionSpec) -> AgentRun:
@@ -76,7 +80,12 @@ async def run_session(
                     if on_event is not None:
                         await on_event(event)
         finally:
-            cost += run.result.cost_usd if run.result is not None else estimate
+            result = run.result
+            if result is None:
+                cost += estimate
+            else:
+                cost += max(result.cost_usd - session_totals.get(result.session_id, 0.0), 0.0)
+                session_totals[result.session_id] = result.cost_usd
         return run
 
     async def attempt(info: AttemptInfo) -> AgentRun:

@@ -6,7 +6,8 @@ import contextlib
 import os
 import signal
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ import anyio
 import structlog
 
 from orchestrator.config import Settings
-from orchestrator.daemon.backend import open_backend
+from orchestrator.daemon.backend import Backend, open_backend
 from orchestrator.daemon.context import DaemonContext, RunOptions
 from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.report import RunReport, write_report
@@ -66,14 +67,24 @@ async def _watch_signals(supervisor: Supervisor, ctx: DaemonContext) -> None:
             os._exit(130)
 
 
+@asynccontextmanager
+async def _given(backend: Backend) -> AsyncIterator[Backend]:
+    yield backend
+
+
 async def run_daemon(
     settings: Settings,
     store: SQLiteStore,
     options: RunOptions,
     ticker: Ticker | None = None,
+    backend: Backend | None = None,
 ) -> RunReport:
-    """`orch run`: recover, then dispatch until a limit, idleness or a stop; write the report."""
-    async with open_backend(settings, store) as backend:
+    """`orch run`: recover, then dispatch until a limit, idleness or a stop; write the report.
+
+    ``backend`` replaces the configured one (tests pass a ``FakeRuntime`` this way).
+    """
+    opened = _given(backend) if backend is not None else open_backend(settings, store)
+    async with opened as backend:
         ctx = _context(settings, store, options, backend)
         supervisor = Supervisor(ctx)
         started = datetime.now(UTC)

@@ -15,14 +15,16 @@ the trailer and marks it done instead of running it again.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from orchestrator.agents.classify import ResumeNotFoundError
 from orchestrator.agents.prompts import recovery_prompt
-from orchestrator.agents.protocol import ToolReply
+from orchestrator.agents.protocol import SessionSpec, ToolReply
 from orchestrator.daemon.checkpoints import write_checkpoint
 from orchestrator.daemon.checks import run_check
 from orchestrator.daemon.context import DaemonContext
@@ -30,7 +32,9 @@ from orchestrator.daemon.sessions import drive_session, make_spec
 from orchestrator.domain.errors import AgentError, RateLimitedError
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.roles import Role
+from orchestrator.domain.transcript import summarize_transcript
 from orchestrator.git.repo import GitRepo
+from orchestrator.store.session_store import load_session_entries
 from orchestrator.store.tables import AgentRunRow, TrackRow
 
 #: The commit trailer that ties a commit to its WO (recovery looks for it).
@@ -142,7 +146,12 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
     cost = 0.0
     try:
         try:
-            outcome = await drive_session(ctx, run.id, spec)
+            try:
+                outcome = await drive_session(ctx, run.id, spec)
+            except ResumeNotFoundError:
+                log.warning("resume_failed_starting_fresh", session_id=resume_id)
+                spec = await _fresh_spec(ctx, run.id, spec, resume_id or "", payload)
+                outcome = await drive_session(ctx, run.id, spec)
             session_id, cost = outcome.session_id, outcome.cost_usd
         except RateLimitedError as exc:
             # Parked past the cap: the work goes back in line, it does not fail.
@@ -218,6 +227,23 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
                 ctx.stop_reason or "daemon stopping",
             )
         raise
+
+
+async def _fresh_spec(
+    ctx: DaemonContext, run_id: str, spec: SessionSpec, old_session: str, payload: dict[str, Any]
+) -> SessionSpec:
+    """A new session seeded with what the unresumable one did (from our transcript mirror)."""
+    entries = await anyio.to_thread.run_sync(load_session_entries, ctx.store.engine, old_session)
+    summary = summarize_transcript(entries)
+    recovery = dict(payload.get("recovery") or {})
+    recovery["previous_session_summary"] = summary
+    fresh_payload = {**payload, "recovery": recovery}
+    prompt = recovery_prompt(
+        f"the earlier session {old_session} could not be resumed; it had done this:\n{summary}",
+        str(recovery.get("worktree", "unknown")),
+        fresh_payload,
+    )
+    return dataclasses.replace(spec, resume=None, user_prompt=prompt)
 
 
 def _worktree_state(repo: GitRepo, worktree: Path) -> str:

@@ -319,3 +319,17 @@ def _summary_of(row: TranscriptRow) -> SessionSummaryEntry | None:
     data = cast(dict[str, Any], json.loads(row.summary))
     # The sidecar's mtime is the transcript's: both are stamped in the same transaction.
     return {"session_id": row.session_id, "mtime": row.mtime, "data": data}
+
+
+def load_session_entries(engine: Engine, session_id: str) -> list[dict[str, Any]]:
+    """Every mirrored line of a session's main transcript, in order, whatever its project key."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(TranscriptEntryRow)
+            .where(
+                TranscriptEntryRow.session_id == session_id,
+                TranscriptEntryRow.subpath == MAIN_SUBPATH,
+            )
+            .order_by(col(TranscriptEntryRow.seq))
+        )
+        return [json.loads(row.entry) for row in rows]

@@ -151,8 +151,13 @@ def test_import_of_a_directory_without_wo_files(bad: OrchRunner, tmp_path: Path)
 
 
 def test_import_that_would_move_a_wo_to_another_project(bad: OrchRunner, tmp_path: Path) -> None:
-    result = bad("wo", "import", SAMPLES_DIR / "WO-2026-001_runner-sandbox-process-isolation.md",
-                 "--project", "other")  # fmt: skip
+    result = bad(
+        "wo",
+        "import",
+        SAMPLES_DIR / "WO-2026-001_runner-sandbox-process-isolation.md",
+        "--project",
+        "other",
+    )
     assert_one_line(result)
     assert "WO-2026-001" in result.err
 
@@ -180,10 +185,16 @@ BAD_COMMANDS: list[tuple[str, list[str], str]] = [
     ("assign-malformed-wo", ["track", "assign", "t1", "x"], "invalid work order id"),
     ("unassign-unknown-wo", ["track", "unassign", "t1", "WO-2026-999"], "WO-2026-999"),
     ("assign-other-project", ["track", "assign", "t1", "{other_wo}"], "belongs to project"),
-    ("wo-add-unknown-dep", ["wo", "add", "--project", "demo", "--title", "x",
-                            "--depends-on", "WO-2026-999"], "WO-2026-999"),  # fmt: skip
-    ("wo-add-bad-dep", ["wo", "add", "--project", "demo", "--title", "x",
-                        "--depends-on", "WO-1"], "invalid work order id"),  # fmt: skip
+    (
+        "wo-add-unknown-dep",
+        ["wo", "add", "--project", "demo", "--title", "x", "--depends-on", "WO-2026-999"],
+        "WO-2026-999",
+    ),
+    (
+        "wo-add-bad-dep",
+        ["wo", "add", "--project", "demo", "--title", "x", "--depends-on", "WO-1"],
+        "invalid work order id",
+    ),
     # unknown tracks and projects
     ("track-show-unknown", ["track", "show", "nope"], "unknown track 'nope'"),
     ("track-ready-unknown", ["track", "ready", "nope"], "unknown track 'nope'"),
@@ -191,16 +202,39 @@ BAD_COMMANDS: list[tuple[str, list[str], str]] = [
     ("track-archive-unknown", ["track", "archive", "nope"], "unknown track 'nope'"),
     ("assign-unknown-track", ["track", "assign", "nope", "WO-2026-001"], "unknown track"),
     ("wo-list-unknown-track", ["wo", "list", "--track", "nope"], "unknown track 'nope'"),
-    ("parent-unknown", ["track", "create", "--project", "demo", "--name", "x", "--type",
-                        "feature", "--parent", "nope"], "nope"),  # fmt: skip
+    (
+        "parent-unknown",
+        [
+            "track",
+            "create",
+            "--project",
+            "demo",
+            "--name",
+            "x",
+            "--type",
+            "feature",
+            "--parent",
+            "nope",
+        ],
+        "nope",
+    ),
     ("wo-add-unknown-project", ["wo", "add", "--project", "nope", "--title", "x"], "nope"),
     ("wo-list-unknown-project", ["wo", "list", "--project", "nope"], "unknown project"),
-    ("wo-import-unknown-project", ["wo", "import", str(SAMPLES_DIR), "--project", "nope"],
-     "unknown project"),  # fmt: skip
-    ("wo-export-unknown-project", ["wo", "export", "{tmp}/out", "--project", "nope"],
-     "unknown project"),  # fmt: skip
-    ("track-create-unknown-project", ["track", "create", "--project", "nope", "--name", "x",
-                                      "--type", "feature"], "unknown project"),  # fmt: skip
+    (
+        "wo-import-unknown-project",
+        ["wo", "import", str(SAMPLES_DIR), "--project", "nope"],
+        "unknown project",
+    ),
+    (
+        "wo-export-unknown-project",
+        ["wo", "export", "{tmp}/out", "--project", "nope"],
+        "unknown project",
+    ),
+    (
+        "track-create-unknown-project",
+        ["track", "create", "--project", "nope", "--name", "x", "--type", "feature"],
+        "unknown project",
+    ),
     ("wo-add-needs-project", ["wo", "add", "--title", "x"], "--project"),
     # illegal transitions
     ("illegal-pause", ["track", "pause", "t1"], "from draft to paused"),
@@ -215,26 +249,61 @@ BAD_COMMANDS: list[tuple[str, list[str], str]] = [
     ("project-bad-base-branch", ["project", "add", "{repo}", "--base-branch", "a..b"], "a..b"),
     ("project-duplicate", ["project", "add", "{repo}", "--name", "demo"], "already exists"),
     # slugs and values
-    ("track-bad-name-traversal", ["track", "create", "--project", "demo", "--name", "../x",
-                                  "--type", "feature"], "'../x'"),  # fmt: skip
-    ("track-bad-name-space", ["track", "create", "--project", "demo", "--name", "Bad Name",
-                              "--type", "feature"], "'Bad Name'"),  # fmt: skip
-    ("track-duplicate-name", ["track", "create", "--project", "demo", "--name", "t1",
-                              "--type", "feature"], "t1"),  # fmt: skip
-    ("track-bad-type", ["track", "create", "--project", "demo", "--name", "x",
-                        "--type", "nonsense"], "nonsense"),  # fmt: skip
-    ("track-experiment-flag", ["track", "create", "--project", "demo", "--name", "x",
-                               "--type", "feature", "--experiment", "e1"], "--experiment"),  # fmt: skip
+    (
+        "track-bad-name-traversal",
+        ["track", "create", "--project", "demo", "--name", "../x", "--type", "feature"],
+        "'../x'",
+    ),
+    (
+        "track-bad-name-space",
+        ["track", "create", "--project", "demo", "--name", "Bad Name", "--type", "feature"],
+        "'Bad Name'",
+    ),
+    (
+        "track-duplicate-name",
+        ["track", "create", "--project", "demo", "--name", "t1", "--type", "feature"],
+        "t1",
+    ),
+    (
+        "track-bad-type",
+        ["track", "create", "--project", "demo", "--name", "x", "--type", "nonsense"],
+        "nonsense",
+    ),
+    (
+        "track-experiment-flag",
+        [
+            "track",
+            "create",
+            "--project",
+            "demo",
+            "--name",
+            "x",
+            "--type",
+            "feature",
+            "--experiment",
+            "e1",
+        ],
+        "--experiment",
+    ),
     ("wo-list-bad-status", ["wo", "list", "--status", "bogus"], "bogus"),
     ("track-list-bad-status", ["track", "list", "--status", "bogus"], "bogus"),
     ("track-list-bad-type", ["track", "list", "--type", "bogus"], "bogus"),
     ("wo-add-empty-title", ["wo", "add", "--project", "demo", "--title", "  "], "title"),
-    ("wo-add-bad-tag", ["wo", "add", "--project", "demo", "--title", "x", "--tag", "Bad Tag"],
-     "Bad Tag"),  # fmt: skip
-    ("wo-add-priority-high", ["wo", "add", "--project", "demo", "--title", "x",
-                              "--priority", "9"], "priority"),  # fmt: skip
-    ("wo-add-priority-word", ["wo", "add", "--project", "demo", "--title", "x",
-                              "--priority", "high"], "priority"),  # fmt: skip
+    (
+        "wo-add-bad-tag",
+        ["wo", "add", "--project", "demo", "--title", "x", "--tag", "Bad Tag"],
+        "Bad Tag",
+    ),
+    (
+        "wo-add-priority-high",
+        ["wo", "add", "--project", "demo", "--title", "x", "--priority", "9"],
+        "priority",
+    ),
+    (
+        "wo-add-priority-word",
+        ["wo", "add", "--project", "demo", "--title", "x", "--priority", "high"],
+        "priority",
+    ),
     # usage
     ("unknown-command", ["frobnicate"], "frobnicate"),
     ("unknown-option", ["wo", "list", "--bogus"], "--bogus"),
@@ -243,7 +312,9 @@ BAD_COMMANDS: list[tuple[str, list[str], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "argv", "expected"), BAD_COMMANDS, ids=[c[0] for c in BAD_COMMANDS])
+@pytest.mark.parametrize(
+    ("name", "argv", "expected"), BAD_COMMANDS, ids=[c[0] for c in BAD_COMMANDS]
+)
 def test_bad_command_is_one_line_and_changes_nothing(
     bad: OrchRunner, tmp_path: Path, name: str, argv: list[str], expected: str
 ) -> None:

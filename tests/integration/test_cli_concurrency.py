@@ -29,7 +29,7 @@ DRIVER = textwrap.dedent(
         if mode == "write":
             argv = ["--home", home, "wo", "add", "--project", "demo", "--title", f"{tag}-{i}"]
         else:
-            argv = ["--home", home, "wo", "list", "--json"] if i % 2 else ["--home", home, "status", "--json"]
+            argv = ["--home", home, *(["wo", "list"] if i % 2 else ["status"]), "--json"]
         try:
             main(argv)
         except SystemExit as exc:
@@ -98,7 +98,7 @@ def test_two_cli_processes_through_the_console_script(orch: OrchRunner, project:
     """The installed ``orch`` script itself, a few times from two processes at once."""
     from tests.conftest import ORCH_SCRIPT
 
-    per_process = 8
+    per_process = 3
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
     script = "\n".join(
         f'"{ORCH_SCRIPT}" --home "{orch.home}" wo add --project demo --title "$1-{i}" || exit 1'
@@ -106,9 +106,12 @@ def test_two_cli_processes_through_the_console_script(orch: OrchRunner, project:
     )
     procs = [
         subprocess.Popen(
-            ["sh", "-c", script, "sh", tag], env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            ["sh", "-c", script, "sh", tag],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for tag in ("x", "y")
     ]
     for proc in procs:

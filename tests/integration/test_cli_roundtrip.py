@@ -76,9 +76,7 @@ def snapshot(orch: OrchRunner, home: Path) -> tuple[Any, dict[str, Any]]:
     return rows, shows
 
 
-def fresh_home(
-    orch: OrchRunner, tmp_path: Path, make_repo: Callable[..., Path], name: str
-) -> Path:
+def fresh_home(orch: OrchRunner, tmp_path: Path, make_repo: Callable[..., Path], name: str) -> Path:
     home = tmp_path / name
     orch.ok("init", home=home)
     orch.ok("project", "add", make_repo(f"{name}-repo"), "--name", "demo", home=home)
@@ -152,8 +150,9 @@ def test_reimport_updates_dependencies_and_extra_fields(
     path = backlog / "WO-2026-021_rich.md"
     text = path.read_text(encoding="utf-8")
     path.write_text(
-        text.replace("depends_on: [WO-2026-001, WO-2026-004]", "depends_on: [WO-2026-010]")
-        .replace("owner: alice", "owner: dave"),
+        text.replace("depends_on: [WO-2026-001, WO-2026-004]", "depends_on: [WO-2026-010]").replace(
+            "owner: alice", "owner: dave"
+        ),
         encoding="utf-8",
     )
     assert "1 files: 0 new, 1 updated" in orch.ok("wo", "import", path).out

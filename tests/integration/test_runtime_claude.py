@@ -64,12 +64,16 @@ def owner() -> str:
 @pytest.fixture
 def runtime(owner: str) -> ClaudeRuntime:
     started: list[int] = []
-    rt = ClaudeRuntime(owner=owner, kill_grace_s=2.0, on_process_started=lambda pid, _: started.append(pid))
+    rt = ClaudeRuntime(
+        owner=owner, kill_grace_s=2.0, on_process_started=lambda pid, _: started.append(pid)
+    )
     rt.started = started  # type: ignore[attr-defined]
     return rt
 
 
-def worker_payload(worktree: Path, wo_id: str = "WO-2025-001", check: str | None = "true") -> dict[str, Any]:
+def worker_payload(
+    worktree: Path, wo_id: str = "WO-2025-001", check: str | None = "true"
+) -> dict[str, Any]:
     return {
         "kind": "work_order",
         "wo": {
@@ -121,7 +125,9 @@ def make_spec(sim: SimServer, tmp_path: Path) -> Callable[..., SessionSpec]:
     return make
 
 
-async def run_all(runtime: ClaudeRuntime, spec: SessionSpec, timeout: float = 90) -> list[AgentEvent]:
+async def run_all(
+    runtime: ClaudeRuntime, spec: SessionSpec, timeout: float = 90
+) -> list[AgentEvent]:
     events: list[AgentEvent] = []
     with anyio.fail_after(timeout):
         async with runtime.run(spec) as run:
@@ -135,7 +141,10 @@ def assert_no_cli_left(owner: str) -> None:
 
 
 async def test_worker_edits_files_and_reports(
-    runtime: ClaudeRuntime, make_spec: Callable[..., SessionSpec], make_repo: Callable[..., Path], owner: str
+    runtime: ClaudeRuntime,
+    make_spec: Callable[..., SessionSpec],
+    make_repo: Callable[..., Path],
+    owner: str,
 ) -> None:
     repo = make_repo()
     spec = make_spec(Role.WORKER, worker_payload(repo), repo)
@@ -166,7 +175,13 @@ async def test_decision_role_acts_only_through_its_tool(
     spec = make_spec(Role.JUDGE, JUDGE_PAYLOAD, tmp_path)
     events = await run_all(runtime, spec)
     assert spec.tool_handler.calls == [  # type: ignore[attr-defined]
-        ("pick_winner", {"winner_track_id": "TR-b", "reason": "TR-b is the first candidate whose evaluation passed."})
+        (
+            "pick_winner",
+            {
+                "winner_track_id": "TR-b",
+                "reason": "TR-b is the first candidate whose evaluation passed.",
+            },
+        )
     ]
     assert isinstance(events[-1], Result) and not events[-1].is_error
     # The model was offered our one tool and no built-in tool at all.
@@ -189,7 +204,9 @@ async def test_rejected_tool_call_lets_the_agent_correct_itself(
         "queue_size": 1,
     }
     handler = Handler(reject={"choose_work_orders": "WO-2025-001 is blocked by a failing check"})
-    events = await run_all(runtime, make_spec(Role.PROJECT, payload, tmp_path, tool_handler=handler))
+    events = await run_all(
+        runtime, make_spec(Role.PROJECT, payload, tmp_path, tool_handler=handler)
+    )
     assert [c[1]["wo_ids"] for c in handler.calls] == [["WO-2025-001"], ["WO-2025-002"]]
     errors = [e for e in events if isinstance(e, ToolResult) and e.is_error]
     assert len(errors) == 1 and "blocked by a failing check" in errors[0].content
@@ -221,7 +238,12 @@ async def test_interrupt_then_resume_carries_the_earlier_messages(
     sim.set_faults("")
     before = len(sim.requests(Role.WORKER))
     resumed = make_spec(
-        Role.WORKER, {}, repo, resume=session_id, user_prompt=continue_prompt(), tool_handler=spec.tool_handler
+        Role.WORKER,
+        {},
+        repo,
+        resume=session_id,
+        user_prompt=continue_prompt(),
+        tool_handler=spec.tool_handler,
     )
     events = await run_all(runtime, resumed)
     assert events[0] == SessionStarted(session_id)
@@ -244,7 +266,10 @@ async def test_resume_of_an_unknown_session(
 
 
 async def test_guard_denies_a_real_write_outside_the_worktree(
-    runtime: ClaudeRuntime, make_spec: Callable[..., SessionSpec], make_repo: Callable[..., Path], tmp_path: Path
+    runtime: ClaudeRuntime,
+    make_spec: Callable[..., SessionSpec],
+    make_repo: Callable[..., Path],
+    tmp_path: Path,
 ) -> None:
     repo = make_repo()
     elsewhere = tmp_path / "elsewhere"
@@ -260,31 +285,41 @@ async def test_guard_denies_a_real_write_outside_the_worktree(
 
 
 async def test_stall_trips_the_idle_watchdog_and_no_cli_remains(
-    runtime: ClaudeRuntime, make_spec: Callable[..., SessionSpec], sim: SimServer, tmp_path: Path, owner: str
+    runtime: ClaudeRuntime,
+    make_spec: Callable[..., SessionSpec],
+    sim: SimServer,
+    tmp_path: Path,
+    owner: str,
 ) -> None:
     sim.set_faults("stall:1")
     spec = make_spec(Role.JUDGE, JUDGE_PAYLOAD, tmp_path, limits=Limits(wall_clock_s=60, idle_s=2))
-    events: list[AgentEvent] = []
-    with pytest.raises(AgentLimitError, match="^idle"):
+    with pytest.raises(AgentLimitError, match=r"^idle"):
         await run_all(runtime, spec, timeout=30)
-    assert not any(isinstance(e, Result) for e in events)
     assert runtime.started  # type: ignore[attr-defined]
     assert runtime.live_pids() == frozenset()
     assert_no_cli_left(owner)
 
 
 async def test_wall_clock_limit(
-    runtime: ClaudeRuntime, make_spec: Callable[..., SessionSpec], sim: SimServer, tmp_path: Path, owner: str
+    runtime: ClaudeRuntime,
+    make_spec: Callable[..., SessionSpec],
+    sim: SimServer,
+    tmp_path: Path,
+    owner: str,
 ) -> None:
     sim.set_faults("latency:10s")
     spec = make_spec(Role.JUDGE, JUDGE_PAYLOAD, tmp_path, limits=Limits(wall_clock_s=3, idle_s=30))
-    with pytest.raises(AgentLimitError, match="^wall_clock"):
+    with pytest.raises(AgentLimitError, match=r"^wall_clock"):
         await run_all(runtime, spec, timeout=30)
     assert_no_cli_left(owner)
 
 
 async def test_cancelling_the_caller_ends_the_cli(
-    runtime: ClaudeRuntime, make_spec: Callable[..., SessionSpec], sim: SimServer, tmp_path: Path, owner: str
+    runtime: ClaudeRuntime,
+    make_spec: Callable[..., SessionSpec],
+    sim: SimServer,
+    tmp_path: Path,
+    owner: str,
 ) -> None:
     sim.set_faults("stall:1")
     spec = make_spec(Role.JUDGE, JUDGE_PAYLOAD, tmp_path)
@@ -296,7 +331,11 @@ async def test_cancelling_the_caller_ends_the_cli(
 
 @pytest.mark.parametrize(
     ("faults", "error", "status"),
-    [("429:1", RateLimitedError, 429), ("529:1", TransientAgentError, 529), ("500:1", TransientAgentError, 500)],
+    [
+        ("429:1", RateLimitedError, 429),
+        ("529:1", TransientAgentError, 529),
+        ("500:1", TransientAgentError, 500),
+    ],
 )
 async def test_api_errors_are_yielded_then_classified(
     runtime: ClaudeRuntime,
@@ -318,3 +357,38 @@ async def test_api_errors_are_yielded_then_classified(
     assert any(isinstance(e, ApiError) for e in events)
     # Our default keeps the CLI from retrying on its own: one request per attempt.
     assert sim.stats()["roles"]["judge"]["requests"] == 1
+
+
+async def test_session_store_mirrors_and_feeds_a_resume_without_the_transcript(
+    runtime: ClaudeRuntime, make_spec: Callable[..., SessionSpec], sim: SimServer, tmp_path: Path
+) -> None:
+    import shutil
+
+    from claude_agent_sdk import InMemorySessionStore, project_key_for_directory
+
+    store = InMemorySessionStore()
+    first_config = tmp_path / "config-1"
+    spec = make_spec(
+        Role.JUDGE, JUDGE_PAYLOAD, tmp_path, session_store=store, config_dir=first_config
+    )
+    events = await run_all(runtime, spec)
+    session_id = events[0].session_id  # type: ignore[union-attr]
+    key = {"project_key": project_key_for_directory(tmp_path), "session_id": session_id}
+    assert store.get_entries(key)  # type: ignore[arg-type]
+
+    # The CLI's own transcript is gone (say, a wiped state dir): the store still resumes it.
+    shutil.rmtree(first_config)
+    before = len(sim.requests(Role.JUDGE))
+    resumed = make_spec(
+        Role.JUDGE,
+        {},
+        tmp_path,
+        resume=session_id,
+        user_prompt="Please confirm the winner.",
+        session_store=store,
+        config_dir=tmp_path / "config-2",
+    )
+    events = await run_all(runtime, resumed)
+    assert events[0] == SessionStarted(session_id)
+    assert isinstance(events[-1], Result) and not events[-1].is_error
+    assert "TR-b" in str(sim.requests(Role.JUDGE)[before]["messages"])

@@ -111,7 +111,9 @@ async def test_sessions_finish_through_faults_with_bounded_retries(
                 concurrent += 1
                 most_concurrent = max(most_concurrent, concurrent)
                 try:
-                    outcomes[wo_id] = await run_session(runtime, spec, on_event=on_event, policy=POLICY)
+                    outcomes[wo_id] = await run_session(
+                        runtime, spec, on_event=on_event, policy=POLICY
+                    )
                 finally:
                     concurrent -= 1
 

@@ -97,12 +97,18 @@ def test_execution_error_is_transient() -> None:
 
 def test_missing_conversation_on_resume() -> None:
     result = replace(
-        OK, is_error=True, subtype="error_during_execution", errors=("No conversation found with session ID: x",)
+        OK,
+        is_error=True,
+        subtype="error_during_execution",
+        errors=("No conversation found with session ID: x",),
     )
     assert isinstance(classify_result(result), ResumeNotFoundError)
     exc = ResultError(
         "Claude Code returned an error result",
-        data={"subtype": "error_during_execution", "errors": ["No conversation found with session ID: x"]},
+        data={
+            "subtype": "error_during_execution",
+            "errors": ["No conversation found with session ID: x"],
+        },
         exit_code=1,
     )
     assert isinstance(classify_exception(exc), ResumeNotFoundError)
@@ -111,7 +117,9 @@ def test_missing_conversation_on_resume() -> None:
 def test_sdk_exceptions() -> None:
     assert isinstance(classify_exception(CLIConnectionError("gone")), TransientAgentError)
     assert isinstance(classify_exception(ProcessError("exit", exit_code=1)), TransientAgentError)
-    assert isinstance(classify_exception(CLIJSONDecodeError("{", ValueError())), TransientAgentError)
+    assert isinstance(
+        classify_exception(CLIJSONDecodeError("{", ValueError())), TransientAgentError
+    )
     assert isinstance(classify_exception(ConnectionResetError()), TransientAgentError)
     not_found = classify_exception(CLINotFoundError())
     assert isinstance(not_found, AgentError) and not isinstance(not_found, TransientAgentError)

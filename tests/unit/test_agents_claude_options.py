@@ -75,5 +75,7 @@ def test_env_limits_and_resume(tmp_path: Path) -> None:
 def test_cli_retries_are_off_by_default(tmp_path: Path) -> None:
     env = ClaudeRuntime().options_for(_spec(tmp_path, Role.JUDGE), token="t").env
     assert env["CLAUDE_CODE_MAX_RETRIES"] == "0"
-    env = ClaudeRuntime(cli_max_retries=None).options_for(_spec(tmp_path, Role.JUDGE), token="t").env
+    env = (
+        ClaudeRuntime(cli_max_retries=None).options_for(_spec(tmp_path, Role.JUDGE), token="t").env
+    )
     assert "CLAUDE_CODE_MAX_RETRIES" not in env

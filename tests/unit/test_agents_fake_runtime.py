@@ -32,7 +32,12 @@ from orchestrator.agents import (
     Write,
     run_session,
 )
-from orchestrator.domain.errors import AgentError, AgentLimitError, RateLimitedError, TransientAgentError
+from orchestrator.domain.errors import (
+    AgentError,
+    AgentLimitError,
+    RateLimitedError,
+    TransientAgentError,
+)
 from orchestrator.domain.roles import Role
 
 REPORT = CallTool("report_result", {"status": "done", "summary": "ok", "files_changed": ["a.py"]})
@@ -77,12 +82,24 @@ def test_fake_runtime_satisfies_the_protocol(tmp_path: Path) -> None:
 
 
 async def test_worker_script_writes_and_reports(tmp_path: Path) -> None:
-    runtime = FakeRuntime({Role.WORKER: [Say("on it"), Write("a.py", "x = 1\n"), REPORT, Finish(cost_usd=0.25)]})
+    runtime = FakeRuntime(
+        {Role.WORKER: [Say("on it"), Write("a.py", "x = 1\n"), REPORT, Finish(cost_usd=0.25)]}
+    )
     s = spec(tmp_path)
     run = runtime.run(s)
     events = await collect(run)
     assert isinstance(events[0], SessionStarted)
-    assert [type(e) for e in events[1:]] == [Usage, Text, Usage, ToolCall, ToolResult, Usage, ToolCall, ToolResult, Result]
+    assert [type(e) for e in events[1:]] == [
+        Usage,
+        Text,
+        Usage,
+        ToolCall,
+        ToolResult,
+        Usage,
+        ToolCall,
+        ToolResult,
+        Result,
+    ]
     assert (tmp_path / "a.py").read_text() == "x = 1\n"
     assert s.tool_handler.calls == [("report_result", dict(REPORT.args))]  # type: ignore[attr-defined]
     result = events[-1]
@@ -120,7 +137,9 @@ async def test_scripts_per_spec(tmp_path: Path) -> None:
 
 
 async def test_error_result_is_yielded_then_raised(tmp_path: Path) -> None:
-    runtime = FakeRuntime({Role.JUDGE: [Finish(is_error=True, api_error_status=529, cost_usd=0.01)]})
+    runtime = FakeRuntime(
+        {Role.JUDGE: [Finish(is_error=True, api_error_status=529, cost_usd=0.01)]}
+    )
     events: list[AgentEvent] = []
     run = runtime.run(spec(tmp_path, Role.JUDGE))
     with pytest.raises(TransientAgentError):
@@ -132,25 +151,25 @@ async def test_error_result_is_yielded_then_raised(tmp_path: Path) -> None:
 
 async def test_hang_trips_the_idle_watchdog(tmp_path: Path) -> None:
     runtime = FakeRuntime({Role.WORKER: [Hang()]})
-    with pytest.raises(AgentLimitError, match="^idle"):
+    with pytest.raises(AgentLimitError, match=r"^idle"):
         await collect(runtime.run(spec(tmp_path, limits=Limits(idle_s=0.05))))
 
 
 async def test_hang_trips_the_wall_clock(tmp_path: Path) -> None:
     runtime = FakeRuntime({Role.WORKER: [Hang()]})
-    with pytest.raises(AgentLimitError, match="^wall_clock"):
+    with pytest.raises(AgentLimitError, match=r"^wall_clock"):
         await collect(runtime.run(spec(tmp_path, limits=Limits(wall_clock_s=0.05, idle_s=5))))
 
 
 async def test_turn_limit(tmp_path: Path) -> None:
     runtime = FakeRuntime({Role.WORKER: [Say("1"), Say("2"), Say("3")]})
-    with pytest.raises(AgentLimitError, match="^max_turns"):
+    with pytest.raises(AgentLimitError, match=r"^max_turns"):
         await collect(runtime.run(spec(tmp_path, limits=Limits(max_turns=2))))
 
 
 async def test_cost_limit(tmp_path: Path) -> None:
     runtime = FakeRuntime({Role.WORKER: [Spend(0.4), Spend(0.4)]})
-    with pytest.raises(AgentLimitError, match="^max_cost"):
+    with pytest.raises(AgentLimitError, match=r"^max_cost"):
         await collect(runtime.run(spec(tmp_path, limits=Limits(max_cost_usd=0.5))))
 
 
@@ -176,7 +195,9 @@ async def test_resume_continues_after_the_last_completed_step(tmp_path: Path) ->
     with pytest.raises(TransientAgentError):
         await collect(first)
     assert first.session_id is not None
-    events = await collect(runtime.run(spec(tmp_path, resume=first.session_id, user_prompt="go on")))
+    events = await collect(
+        runtime.run(spec(tmp_path, resume=first.session_id, user_prompt="go on"))
+    )
     texts = [e.text for e in events if isinstance(e, Text)]
     assert texts == ["after"]
     assert events[0] == SessionStarted(first.session_id)
@@ -230,11 +251,35 @@ async def test_run_session_parks_on_rate_limits(tmp_path: Path) -> None:
     assert outcome.attempts == 4 and sleeps == [7, 7, 7]
 
 
+async def test_run_session_counts_the_cumulative_cost_of_a_resumed_session_once(
+    tmp_path: Path,
+) -> None:
+    # An API error result after 0.2 spent, then a resume that spends 0.3 more: the CLI (and the
+    # fake) report 0.2 and then 0.5 (cumulative); the session cost 0.5, not 0.7.
+    script = [Spend(0.2), Fail(TransientAgentError("529"), result=True), Spend(0.3), Finish()]
+    runtime = FakeRuntime({Role.WORKER: script})
+    seen: list[AgentEvent] = []
+
+    async def on_event(event: AgentEvent) -> None:
+        seen.append(event)
+
+    outcome = await run_session(runtime, spec(tmp_path), on_event=on_event, policy=FAST)
+    assert outcome.attempts == 2
+    assert outcome.result is not None and outcome.result.cost_usd == pytest.approx(0.5)
+    assert outcome.cost_usd == pytest.approx(0.5)
+    first = next(e for e in seen if isinstance(e, Result))
+    assert first.is_error and first.api_error_status == 529 and first.cost_usd == pytest.approx(0.2)
+
+
 async def test_run_session_gives_up_after_the_policy(tmp_path: Path) -> None:
     fail = Fail(TransientAgentError("down"), times=100)
     runtime = FakeRuntime({Role.WORKER: [fail]})
     with pytest.raises(TransientAgentError):
-        await run_session(runtime, spec(tmp_path), policy=RetryPolicy(max_attempts=3, initial_backoff_s=0, jitter_s=0))
+        await run_session(
+            runtime,
+            spec(tmp_path),
+            policy=RetryPolicy(max_attempts=3, initial_backoff_s=0, jitter_s=0),
+        )
     assert len(runtime.specs) == 3
 
 
@@ -262,5 +307,7 @@ async def test_run_session_hands_out_the_run_for_interrupts(tmp_path: Path) -> N
             await runs[-1].interrupt()
 
     with anyio.fail_after(5):
-        outcome = await run_session(runtime, spec(tmp_path), on_event=on_event, on_attempt=runs.append)
+        outcome = await run_session(
+            runtime, spec(tmp_path), on_event=on_event, on_attempt=runs.append
+        )
     assert outcome.interrupted and outcome.attempts == 1

@@ -26,7 +26,9 @@ def worktree(tmp_path: Path) -> Path:
 
 
 def test_absolute_path_outside_is_denied(worktree: Path, tmp_path: Path) -> None:
-    reason = write_denial("Write", {"file_path": str(tmp_path / "outside" / "x.py")}, worktree=worktree)
+    reason = write_denial(
+        "Write", {"file_path": str(tmp_path / "outside" / "x.py")}, worktree=worktree
+    )
     assert reason is not None and "outside the worktree" in reason
 
 
@@ -38,7 +40,9 @@ def test_dotdot_escape_is_denied(worktree: Path) -> None:
 def test_symlink_pointing_out_is_denied(worktree: Path, tmp_path: Path) -> None:
     (worktree / "link").symlink_to(tmp_path / "outside")
     (worktree / "file_link").symlink_to(tmp_path / "outside" / "target.txt")
-    assert write_denial("Write", {"file_path": str(worktree / "link" / "new.py")}, worktree=worktree)
+    assert write_denial(
+        "Write", {"file_path": str(worktree / "link" / "new.py")}, worktree=worktree
+    )
     assert write_denial("Write", {"file_path": "file_link"}, worktree=worktree)
 
 
@@ -50,7 +54,10 @@ def test_symlinked_worktree_root_is_inside(worktree: Path, tmp_path: Path) -> No
 
 
 def test_inside_paths_are_allowed(worktree: Path) -> None:
-    assert write_denial("Write", {"file_path": str(worktree / "src" / "a.py")}, worktree=worktree) is None
+    assert (
+        write_denial("Write", {"file_path": str(worktree / "src" / "a.py")}, worktree=worktree)
+        is None
+    )
     assert write_denial("Write", {"file_path": "src/new/deep.py"}, worktree=worktree) is None
     assert write_denial("Edit", {"file_path": "./src/../a.py"}, worktree=worktree) is None
     assert write_denial("NotebookEdit", {"notebook_path": "nb.ipynb"}, worktree=worktree) is None
@@ -59,7 +66,10 @@ def test_inside_paths_are_allowed(worktree: Path) -> None:
 def test_relative_paths_resolve_against_cwd(worktree: Path) -> None:
     assert resolve_target("a.py", worktree / "src") == (worktree / "src" / "a.py").resolve()
     # cwd inside the worktree, '..' climbing back to its root: still inside.
-    assert write_denial("Write", {"file_path": "../a.py"}, worktree=worktree, cwd=worktree / "src") is None
+    assert (
+        write_denial("Write", {"file_path": "../a.py"}, worktree=worktree, cwd=worktree / "src")
+        is None
+    )
     assert write_denial("Write", {"file_path": "../../x"}, worktree=worktree, cwd=worktree / "src")
 
 
@@ -92,7 +102,9 @@ def _hook_input(tool: str, tool_input: dict[str, Any], cwd: Path) -> dict[str, A
 async def test_hook_denies_outside_write(worktree: Path, tmp_path: Path) -> None:
     guard = make_worktree_guard(worktree)
     out = await guard(
-        _hook_input("Write", {"file_path": str(tmp_path / "outside" / "x"), "content": ""}, worktree),
+        _hook_input(
+            "Write", {"file_path": str(tmp_path / "outside" / "x"), "content": ""}, worktree
+        ),
         "toolu_1",
         {"signal": None},
     )
@@ -121,7 +133,9 @@ async def test_hook_logs_the_denial(worktree: Path, tmp_path: Path) -> None:
 
     guard = make_worktree_guard(worktree, Log())
     await guard(
-        _hook_input("MultiEdit", {"file_path": "/etc/hosts", "edits": []}, worktree), "t", {"signal": None}
+        _hook_input("MultiEdit", {"file_path": "/etc/hosts", "edits": []}, worktree),
+        "t",
+        {"signal": None},
     )
     assert events and events[0][0] == "tool_write_denied"
     assert events[0][1]["path"] == "/etc/hosts"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.agents import Limits, Text, Usage, continue_prompt, recovery_prompt, system_prompt, user_prompt
+from orchestrator.agents import (
+    AgentEvent,
+    Limits,
+    Text,
+    Usage,
+    continue_prompt,
+    recovery_prompt,
+    system_prompt,
+    user_prompt,
+)
 from orchestrator.agents.limits import LimitName, LimitTracker, estimate_cost_usd
 from orchestrator.domain.errors import AgentLimitError
 from orchestrator.domain.payload import find_payload, find_role
@@ -21,18 +30,24 @@ class Clock:
 
 def test_turns_are_counted_once_per_response() -> None:
     tracker = LimitTracker(Limits(max_turns=2))
-    for event in [Usage(0.0, 1, 1, "m1"), Usage(0.0, 1, 1, "m1"), Text("x"), Usage(0.0, 1, 1, "m2")]:
+    events: list[AgentEvent] = [
+        Usage(0.0, 1, 1, "m1"),
+        Usage(0.0, 1, 1, "m1"),
+        Text("x"),
+        Usage(0.0, 1, 1, "m2"),
+    ]
+    for event in events:
         tracker.observe(event)
     assert tracker.turns == 2
     assert not tracker.is_new(Usage(0.0, 1, 1, "m2"))
-    with pytest.raises(AgentLimitError, match="^max_turns"):
+    with pytest.raises(AgentLimitError, match=r"^max_turns"):
         tracker.observe(Usage(0.0, 1, 1, "m3"))
 
 
 def test_cost_limit() -> None:
     tracker = LimitTracker(Limits(max_cost_usd=0.05))
     tracker.observe(Usage(0.03, 1, 1, "a"))
-    with pytest.raises(AgentLimitError, match="^max_cost"):
+    with pytest.raises(AgentLimitError, match=r"^max_cost"):
         tracker.observe(Usage(0.03, 1, 1, "b"))
 
 

@@ -49,7 +49,9 @@ def test_validator_types() -> None:
     assert validate(2.0, {"type": "integer"}) == []
     assert validate(None, {"type": ["string", "null"]}) == []
     assert validate(6, {"type": "integer", "maximum": 5}) == ["input: 6 is more than the maximum 5"]
-    assert validate("x", {"enum": ["done", "failed"]}) == ["input: 'x' is not one of 'done', 'failed'"]
+    assert validate("x", {"enum": ["done", "failed"]}) == [
+        "input: 'x' is not one of 'done', 'failed'"
+    ]
 
 
 async def test_valid_call_reaches_the_handler() -> None:
@@ -71,7 +73,9 @@ async def test_invalid_input_is_an_error_reply_and_skips_the_handler() -> None:
 
 async def test_tool_of_another_role_is_refused() -> None:
     handler = RecordingHandler()
-    reply = await invoke_tool(Role.WORKER, "pick_winner", {"winner_track_id": "a", "reason": "b"}, handler)
+    reply = await invoke_tool(
+        Role.WORKER, "pick_winner", {"winner_track_id": "a", "reason": "b"}, handler
+    )
     assert not reply.ok and "not available to the worker role" in reply.text
     assert handler.calls == []
 
@@ -83,9 +87,13 @@ async def test_non_object_input_is_refused() -> None:
 
 async def test_handler_rejection_and_crash_become_error_replies() -> None:
     args = {"winner_track_id": "a", "reason": "b"}
-    rejected = await invoke_tool(Role.JUDGE, "pick_winner", args, RecordingHandler(ToolReply(False, "no such track")))
+    rejected = await invoke_tool(
+        Role.JUDGE, "pick_winner", args, RecordingHandler(ToolReply(False, "no such track"))
+    )
     assert rejected == ToolReply(False, "no such track")
-    crashed = await invoke_tool(Role.JUDGE, "pick_winner", args, RecordingHandler(error=RuntimeError("db")))
+    crashed = await invoke_tool(
+        Role.JUDGE, "pick_winner", args, RecordingHandler(error=RuntimeError("db"))
+    )
     assert not crashed.ok and "internal error" in crashed.text
 
 
@@ -98,7 +106,9 @@ def test_reply_content_shape() -> None:
 
 
 async def _rpc(bridge: Any, method: str, params: dict[str, Any], rid: int) -> dict[str, Any]:
-    response = await bridge.handle({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
+    response = await bridge.handle(
+        {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+    )
     assert response is not None
     return dict(response)
 

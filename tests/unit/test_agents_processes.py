@@ -12,6 +12,7 @@ import anyio
 import psutil
 
 from orchestrator.agents.processes import (
+    end_orphans,
     end_pids,
     end_process_tree,
     find_agent_processes,
@@ -79,3 +80,19 @@ async def test_orphans_are_found_by_owner_and_ended_by_recorded_pid() -> None:
         assert find_agent_processes(owner) == []
     finally:
         parent.kill()
+
+
+async def test_end_orphans_ends_every_marked_process_of_the_owner() -> None:
+    owner = f"test-{uuid.uuid4().hex}"
+    first, first_child = _start_tree(owner)
+    second, _ = _start_tree(owner)
+    try:
+        with anyio.fail_after(15):
+            ended = await end_orphans(owner, grace_s=0.5)
+        assert {first.pid, first_child, second.pid} <= set(ended)
+        first.wait(timeout=5)
+        second.wait(timeout=5)
+        assert find_agent_processes(owner) == []
+    finally:
+        first.kill()
+        second.kill()

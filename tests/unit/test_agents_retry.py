@@ -7,7 +7,12 @@ import random
 import pytest
 
 from orchestrator.agents import AttemptInfo, RetryPolicy, retrying
-from orchestrator.domain.errors import AgentError, AgentLimitError, RateLimitedError, TransientAgentError
+from orchestrator.domain.errors import (
+    AgentError,
+    AgentLimitError,
+    RateLimitedError,
+    TransientAgentError,
+)
 
 
 class FakeClock:
@@ -46,7 +51,9 @@ async def test_success_first_time_does_not_sleep() -> None:
 
 async def test_exponential_backoff_then_success() -> None:
     clock = FakeClock()
-    seen, attempt = scripted(TransientAgentError("a"), TransientAgentError("b"), TransientAgentError("c"), "ok")
+    seen, attempt = scripted(
+        TransientAgentError("a"), TransientAgentError("b"), TransientAgentError("c"), "ok"
+    )
     assert await retrying(attempt, policy=NO_JITTER, sleep=clock.sleep) == "ok"  # type: ignore[arg-type]
     assert clock.sleeps == [2, 4, 8]
     assert [i.number for i in seen] == [1, 2, 3, 4]
@@ -77,7 +84,9 @@ async def test_stops_after_max_attempts_and_reraises_the_last_error() -> None:
 
 async def test_stops_when_the_backoff_budget_is_spent() -> None:
     clock = FakeClock()
-    policy = RetryPolicy(initial_backoff_s=2, max_backoff_s=100, jitter_s=0, max_attempts=50, max_backoff_total_s=10)
+    policy = RetryPolicy(
+        initial_backoff_s=2, max_backoff_s=100, jitter_s=0, max_attempts=50, max_backoff_total_s=10
+    )
     seen, attempt = scripted(*[TransientAgentError("x")] * 10)
     with pytest.raises(TransientAgentError):
         await retrying(attempt, policy=policy, sleep=clock.sleep)  # type: ignore[arg-type]
@@ -86,7 +95,9 @@ async def test_stops_when_the_backoff_budget_is_spent() -> None:
     assert len(seen) == 3
 
 
-@pytest.mark.parametrize("error", [AgentError("auth"), AgentLimitError("idle limit exceeded"), ValueError("bug")])
+@pytest.mark.parametrize(
+    "error", [AgentError("auth"), AgentLimitError("idle limit exceeded"), ValueError("bug")]
+)
 async def test_permanent_errors_are_not_retried(error: Exception) -> None:
     clock = FakeClock()
     seen, attempt = scripted(error, "never")
@@ -130,7 +141,10 @@ async def test_parking_has_an_overall_cap_and_reraises_the_rate_limit() -> None:
 async def test_parks_and_failures_mix() -> None:
     clock = FakeClock()
     seen, attempt = scripted(
-        TransientAgentError("a"), RateLimitedError("r", retry_after_s=1), TransientAgentError("b"), "ok"
+        TransientAgentError("a"),
+        RateLimitedError("r", retry_after_s=1),
+        TransientAgentError("b"),
+        "ok",
     )
     assert await retrying(attempt, policy=NO_JITTER, sleep=clock.sleep) == "ok"  # type: ignore[arg-type]
     assert clock.sleeps == [2, 1, 4]

@@ -40,7 +40,9 @@ def _assistant(*blocks: object, **kw: object) -> AssistantMessage:
 
 
 def test_init_message_starts_the_session() -> None:
-    msg = SystemMessage(subtype="init", data={"type": "system", "subtype": "init", "session_id": SID})
+    msg = SystemMessage(
+        subtype="init", data={"type": "system", "subtype": "init", "session_id": SID}
+    )
     assert translate(msg) == [SessionStarted(SID)]
 
 
@@ -80,7 +82,9 @@ def test_synthetic_api_error_message() -> None:
         model="<synthetic>",
         error="rate_limit",
     )
-    assert translate(msg) == [ApiError("rate_limit", "API Error: Request rejected (429) · Rate limited")]
+    assert translate(msg) == [
+        ApiError("rate_limit", "API Error: Request rejected (429) · Rate limited")
+    ]
 
 
 def test_tool_results_from_user_messages() -> None:

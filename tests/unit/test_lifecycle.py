@@ -74,11 +74,24 @@ def test_every_status_has_a_row_in_the_tables() -> None:
     assert set(TRACK_TRANSITIONS) == set(TrackStatus)
     assert set(WO_TRANSITIONS) == set(WOStatus)
     assert {s.value for s in TrackStatus} == {
-        "draft", "ready", "active", "paused", "completed", "failed", "cancelled", "archived",
-    }  # fmt: skip
+        "draft",
+        "ready",
+        "active",
+        "paused",
+        "completed",
+        "failed",
+        "cancelled",
+        "archived",
+    }
     assert {s.value for s in WOStatus} == {
-        "backlog", "ready", "running", "done", "failed", "blocked", "cancelled",
-    }  # fmt: skip
+        "backlog",
+        "ready",
+        "running",
+        "done",
+        "failed",
+        "blocked",
+        "cancelled",
+    }
 
 
 def test_final_statuses() -> None:
@@ -145,7 +158,9 @@ def _events(store: SQLiteStore, kind: str, subject: str) -> list[EventRow]:
         return list(session.exec(query))
 
 
-def _force(store: SQLiteStore, table: type[TrackRow] | type[WorkOrderRow], key: str, to: str) -> None:
+def _force(
+    store: SQLiteStore, table: type[TrackRow] | type[WorkOrderRow], key: str, to: str
+) -> None:
     """Put a row into a status directly (test set-up, bypassing the lifecycle)."""
     with store.writing() as session:
         row = session.get(table, key)
@@ -199,10 +214,7 @@ def test_store_wo_matrix_journals_legal_and_refuses_illegal(store: SQLiteStore) 
 def _track_events(home: Path, track: str) -> list[tuple[str, str | None, str | None]]:
     store = SQLiteStore.open(home / "state" / "orchestrator.db", migrate=False)
     try:
-        return [
-            (e.kind, e.from_status, e.to_status)
-            for e in _events(store, "track_status", track)
-        ]
+        return [(e.kind, e.from_status, e.to_status) for e in _events(store, "track_status", track)]
     finally:
         store.close()
 

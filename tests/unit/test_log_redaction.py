@@ -89,7 +89,10 @@ def test_configured_logging_redacts_the_file_and_the_env_var(
 ) -> None:
     monkeypatch.setenv("MY_SECRET_VAR", "value-of-my-secret-var")
     configure_logging(
-        tmp_path, level="debug", secret_env_vars=["MY_SECRET_VAR", "UNSET_VAR"], console=io.StringIO()
+        tmp_path,
+        level="debug",
+        secret_env_vars=["MY_SECRET_VAR", "UNSET_VAR"],
+        console=io.StringIO(),
     )
     try:
         log = get_logger(run_id="r1")

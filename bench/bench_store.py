@@ -1,0 +1,373 @@
+"""Benchmark of the state store through the real CLI (a script, not a test).
+
+Builds a state home with 10,000 WOs across 10 projects and 80 tracks, then times, as
+subprocesses (wall clock, Python start-up included, median of 5 runs after one warm-up):
+
+- ``orch status --json``                         target 300 ms
+- ``orch wo list --track T --json``              target 300 ms
+- ``orch wo import DIR`` of 1,000 generated files target 5 s
+
+Usage::
+
+    .venv/bin/python bench/bench_store.py [--dir DIR] [--runs 5] [--profile]
+
+``--profile`` adds ``python -X importtime`` (slowest imports) and a cProfile of one
+``orch status --json`` run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import platform
+import pstats
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.tables import (
+    EventRow,
+    WODependencyRow,
+    WorkOrderRow,
+    WOTrackRow,
+)
+
+N_PROJECTS = 10
+N_TRACKS = 80
+N_WOS = 10_000
+N_IMPORT = 1_000
+TARGET_STATUS_S = 0.300
+TARGET_LIST_S = 0.300
+TARGET_IMPORT_S = 5.0
+
+ORCH = Path(sys.executable).with_name("orch")
+GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+WO_STATUSES = ["backlog"] * 6 + ["ready"] * 2 + ["done"] * 3 + ["failed", "blocked", "cancelled"]
+TAGS = ["api", "ui", "db", "perf", "security", "docs", "infra", "search"]
+
+
+def env() -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    clean.update(GIT_ENV)
+    return clean
+
+
+def run_orch(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(ORCH), "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"orch {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done
+
+
+def git_repo(path: Path) -> None:
+    path.mkdir(parents=True)
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env())
+    (path / "README.md").write_text("bench\n")
+    subprocess.run(["git", *identity, "-C", str(path), "add", "-A"], check=True, env=env())
+    subprocess.run(
+        ["git", *identity, "-C", str(path), "commit", "-q", "-m", "init"], check=True, env=env()
+    )
+
+
+# ------------------------------------------------------------------------------ build
+
+
+def build_home(root: Path, seed: int = 7) -> tuple[Path, list[str]]:
+    """The big home; returns it and the track ids (busiest first)."""
+    rng = random.Random(seed)
+    home = root / "home"
+    run_orch(home, "init")
+    for p in range(N_PROJECTS):
+        repo = root / "repos" / f"p{p}"
+        git_repo(repo)
+        run_orch(home, "project", "add", str(repo), "--name", f"p{p}")
+
+    store = SQLiteStore.open(home / "state" / "orchestrator.db")
+    try:
+        tracks_of: dict[str, list[str]] = {}
+        per_project = N_TRACKS // N_PROJECTS
+        for p in range(N_PROJECTS):
+            project = f"p{p}"
+            ids: list[str] = []
+            for t in range(per_project):
+                # Two sub-tracks per project, under the project's first track.
+                parent = ids[0] if t >= per_project - 2 else None
+                row = store.create_track(
+                    project,
+                    f"{project}-t{t}",
+                    rng.choice(["feature", "bugfix", "refactor", "testing"]),
+                    goal=f"Track {t} of {project}",
+                    parent=parent,
+                    priority=rng.randint(1, 5),
+                )
+                ids.append(row.id)
+                if t % 3 == 0:
+                    store.set_track_status(row.id, TrackStatus.READY, reason="bench")
+            tracks_of[project] = ids
+        bulk_work_orders(store, tracks_of, rng)
+    finally:
+        store.close()
+    all_tracks = [t for ids in tracks_of.values() for t in ids]
+    return home, all_tracks
+
+
+def bulk_work_orders(store: SQLiteStore, tracks_of: dict[str, list[str]], rng: random.Random) -> None:
+    """10,000 WOs, their dependencies, track links and journal rows in one transaction."""
+    now = datetime.now(UTC)
+    wos, deps, links, events = [], [], [], []
+    projects = sorted(tracks_of)
+    for n in range(1, N_WOS + 1):
+        wo_id = f"WO-2025-{n:05d}"
+        project = projects[(n - 1) % len(projects)]
+        wos.append(
+            {
+                "id": wo_id,
+                "project_id": project,
+                "title": f"Work order {n}: do something useful",
+                "goal": f"Goal of work order {n}",
+                "context": [f"context line {i}" for i in range(3)],
+                "acceptance_criteria": ["It works", "It is tested"],
+                "non_goals": [],
+                "priority": rng.randint(1, 5),
+                "tags": rng.sample(TAGS, 2),
+                "status": rng.choice(WO_STATUSES),
+                "estimate_hours": float(rng.randint(1, 8)),
+                "created_on": date(2025, 1, 1).isoformat(),
+                "updated_on": None,
+                "body": "## Notes\n\n" + "Some notes. " * 20,
+                "extra": {},
+                "source": "import",
+                "attempts": 0,
+                "inserted_at": now,
+                "changed_at": now,
+            }
+        )
+        # Dependencies on earlier WOs of the same project: acyclic by construction.
+        if n > 2 * len(projects) and rng.random() < 0.3:
+            deps.append({"wo_id": wo_id, "depends_on_id": f"WO-2025-{n - len(projects):05d}"})
+        track_ids = tracks_of[project]
+        first = track_ids[(n // len(projects)) % len(track_ids)]
+        links.append({"wo_id": wo_id, "track_id": first})
+        if rng.random() < 0.2:
+            second = rng.choice(track_ids)
+            if second != first:
+                links.append({"wo_id": wo_id, "track_id": second})
+        events.append(
+            {
+                "at": now,
+                "kind": "wo_created",
+                "subject_type": "work_order",
+                "subject_id": wo_id,
+                "from_status": None,
+                "to_status": "backlog",
+                "run_id": None,
+                "data": {"project": project, "source": "bench"},
+            }
+        )
+    with store.engine.begin() as conn:
+        conn.execute(insert(WorkOrderRow.__table__), wos)  # type: ignore[attr-defined]
+        conn.execute(insert(WODependencyRow.__table__), deps)  # type: ignore[attr-defined]
+        conn.execute(insert(WOTrackRow.__table__), links)  # type: ignore[attr-defined]
+        conn.execute(insert(EventRow.__table__), events)  # type: ignore[attr-defined]
+
+
+def write_import_files(directory: Path, count: int, rng: random.Random) -> None:
+    directory.mkdir(parents=True)
+    for n in range(1, count + 1):
+        wo_id = f"WO-2031-{n:04d}"
+        deps = f"[WO-2031-{n - 1:04d}]" if n > 1 and rng.random() < 0.3 else "[]"
+        (directory / f"{wo_id}_generated-work-order-{n}.md").write_text(
+            f"---\nid: {wo_id}\ntitle: Generated work order {n}\n"
+            f"goal: Make generated thing {n} work\n"
+            "context:\n  - Generated by bench_store.py\n"
+            "acceptance_criteria:\n  - It works\n  - Covered by tests\n"
+            "non_goals:\n  - Anything else\n"
+            f"priority: {rng.randint(1, 5)}\ntags:\n  - {rng.choice(TAGS)}\n"
+            f"estimate_hours: {rng.randint(1, 8)}\nstatus: backlog\n"
+            f"created_at: 2026-01-01\nupdated_at: 2026-01-02\ndepends_on: {deps}\n"
+            f"---\n## Notes\n\nGenerated work order {n}. " + "Keep it small. " * 10 + "\n",
+            encoding="utf-8",
+        )
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def wall(home: Path, args: Sequence[str], runs: int) -> list[float]:
+    run_orch(home, *args)  # warm-up: page cache, .pyc files
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run_orch(home, *args)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def python_startup(runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def import_only(runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", "import orchestrator.cli.main"], check=True, env=env()
+        )
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def profile(home: Path, track: str) -> None:
+    print("\n== python -X importtime -m orchestrator.cli (status --json): slowest imports")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c",
+         "import sys; from orchestrator.cli.main import main; main(sys.argv[1:])",
+         "--home", str(home), "status", "--json"],
+        capture_output=True, text=True, env=env(),
+    )  # fmt: skip
+    rows = []
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = line.split("|")
+        try:
+            rows.append((int(parts[1]), parts[2].rstrip()))
+        except ValueError:
+            continue
+    for cumulative, name in sorted(rows, reverse=True)[:25]:
+        print(f"  {cumulative / 1000:8.1f} ms  {name}")
+
+    from orchestrator.cli.main import main
+
+    for args in (["status", "--json"], ["wo", "list", "--track", track, "--json"]):
+        print(f"\n== cProfile of orch {' '.join(args)} (in-process, imports already done)")
+        profiler = cProfile.Profile()
+        sink = io.StringIO()
+        stdout = sys.stdout
+        sys.stdout = sink
+        try:
+            profiler.enable()
+            try:
+                main(["--home", str(home), *args])
+            except SystemExit:
+                pass
+            profiler.disable()
+        finally:
+            sys.stdout = stdout
+        stats = io.StringIO()
+        pstats.Stats(profiler, stream=stats).sort_stats("cumulative").print_stats(25)
+        print(stats.getvalue())
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, help="Work directory (default: a temporary one).")
+    parser.add_argument("--runs", type=int, default=5, help="Timed runs per command.")
+    parser.add_argument("--profile", action="store_true", help="Profile imports and queries.")
+    args = parser.parse_args(argv)
+    if not ORCH.exists():
+        raise SystemExit(f"{ORCH} not found: run with the venv's python")
+
+    root = args.dir or Path(tempfile.mkdtemp(prefix="orch-bench-"))
+    if args.dir is not None and root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(11)
+
+    print(f"building a home in {root} ...", flush=True)
+    start = time.perf_counter()
+    home, tracks = build_home(root)
+    build_s = time.perf_counter() - start
+    store = SQLiteStore.open(home / "state" / "orchestrator.db", migrate=False)
+    try:
+        counts = {t["id"]: t["wo_count"] for t in store.list_tracks()}
+        n_wos = sum(store.wo_counts().values())
+    finally:
+        store.close()
+    track = max(counts, key=lambda t: (counts[t], t))
+    print(f"built in {build_s:.1f} s: {n_wos} WOs, {len(counts)} tracks", flush=True)
+
+    status = wall(home, ["status", "--json"], args.runs)
+    listing = wall(home, ["wo", "list", "--track", track, "--json"], args.runs)
+    listed = len(__import__("json").loads(run_orch(home, "wo", "list", "--track", track,
+                                                   "--json").stdout))  # fmt: skip
+
+    files = root / "import"
+    write_import_files(files, N_IMPORT, rng)
+    start = time.perf_counter()
+    out = run_orch(home, "wo", "import", str(files), "--project", "p0").stdout.strip()
+    import_s = time.perf_counter() - start
+    start = time.perf_counter()
+    again = run_orch(home, "wo", "import", str(files), "--project", "p0").stdout.strip()
+    reimport_s = time.perf_counter() - start
+
+    startup = python_startup(args.runs)
+    imports = import_only(args.runs)
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print()
+    print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}, "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+    print(f"home: {n_wos} WOs, {N_PROJECTS} projects, {len(counts)} tracks; "
+          f"track {track} has {counts[track]} WOs ({listed} listed)")  # fmt: skip
+    print()
+    header = f"{'benchmark':<40} {'median':>9} {'min':>9} {'target':>9}  result"
+    print(header)
+    print("-" * len(header))
+    rows = [
+        ("orch status --json", status, TARGET_STATUS_S),
+        (f"orch wo list --track {track} --json", listing, TARGET_LIST_S),
+        (f"orch wo import ({N_IMPORT} files)", [import_s], TARGET_IMPORT_S),
+    ]
+    missed = False
+    for name, times, target in rows:
+        median = statistics.median(times)
+        ok = median <= target
+        missed |= not ok
+        print(
+            f"{name:<40} {median * 1000:7.0f}ms {min(times) * 1000:7.0f}ms "
+            f"{target * 1000:7.0f}ms  {'ok' if ok else 'MISSED'}"
+        )
+    print(f"{'  re-import, unchanged (no target)':<40} {reimport_s * 1000:7.0f}ms")
+    print(f"{'  python -c pass (floor)':<40} {startup * 1000:7.0f}ms")
+    print(f"{'  import orchestrator.cli.main':<40} {imports * 1000:7.0f}ms")
+    print(f"\nimport: {out}\nre-import: {again}")
+    if args.profile:
+        profile(home, track)
+    if args.dir is None:
+        shutil.rmtree(root, ignore_errors=True)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
