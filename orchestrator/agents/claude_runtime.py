@@ -4,11 +4,7 @@ CLI behaviours this module is built around (bundled CLI 2.1.x, SDK 0.2.x):
 
 - The ``init`` system message, which carries the session id, arrives only after the first
   user message has been written to the CLI, and before the first model request.
-- The CLI retries 429/529/5xx itself (``CLAUDE_CODE_MAX_RETRIES``, default 10, clamped to
-  15), silently, honouring ``Retry-After``; no message reaches the SDK while it waits, so
-  an idle watchdog shorter than its backoff would trip. We set it to 0 by default so one
-  retry policy (``retry.retrying``) owns backoff and parking; a cut stream is still
-  retried once by the CLI as a non-streaming request.
+- The CLI retries failed requests itself unless told not to (see ``options``).
 - A failed request ends the run with a synthetic assistant message (``error`` set) and a
   ``result`` with ``is_error: true`` and ``api_error_status`` (see ``classify``).
 - ``interrupt()`` ends the turn with a ``result`` of subtype ``error_during_execution``.
@@ -32,34 +28,25 @@ import structlog
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, Message
 
 from orchestrator.domain.errors import AgentError, TransientAgentError
-from orchestrator.domain.roles import MCP_SERVER_NAME, WORKER_BUILTIN_TOOLS, Role, allowed_tools
 
 from .classify import classify_exception, classify_result
 from .events import AgentEvent, ApiError, Result, SessionStarted, Usage
-from .guard import GUARDED_TOOLS, guard_hooks
 from .limits import LimitName, LimitTracker
-from .mcp_tools import build_mcp_server
-from .processes import (
-    DEFAULT_KILL_GRACE_S,
-    DEFAULT_OWNER,
-    end_process_tree,
-    find_cli_processes,
-    marker_env,
+from .options import (
+    DEFAULT_CLI_ENV,
+    DEFAULT_CLI_MAX_RETRIES,
+    DEFAULT_SETTING_SOURCES,
+    CliSettings,
+    session_options,
 )
+from .processes import DEFAULT_KILL_GRACE_S, DEFAULT_OWNER, end_process_tree, find_cli_processes
 from .protocol import SessionSpec
 from .translate import translate
 
-#: Our retry policy owns retries; see the module docstring.
-DEFAULT_CLI_MAX_RETRIES = 0
 #: The CLI answers ``initialize`` within a second or two when healthy.
 DEFAULT_CONNECT_TIMEOUT_S = 60.0
 #: Bound on the SDK's graceful close (stdin EOF, then its own terminate/kill ladder).
 DISCONNECT_TIMEOUT_S = 20.0
-#: Environment every CLI gets unless the caller overrides it.
-DEFAULT_CLI_ENV: Mapping[str, str] = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
-#: Load no settings files: a repository's ``.claude/settings.json`` could widen the
-#: allow-list or add hooks, and the user's own settings must not leak into unattended runs.
-DEFAULT_SETTING_SOURCES: tuple[str, ...] = ()
 _STDERR_TAIL = 20
 _PID_POLL_S = 0.05
 
@@ -89,10 +76,13 @@ class ClaudeRuntime:
         on_process_ended: ProcessCallback | None = None,
     ) -> None:
         self.owner = owner
-        self.cli_path = cli_path
-        self.cli_max_retries = cli_max_retries
-        self.base_env = dict(base_env)
-        self.setting_sources = setting_sources
+        self.cli = CliSettings(
+            owner=owner,
+            cli_path=cli_path,
+            cli_max_retries=cli_max_retries,
+            base_env=dict(base_env),
+            setting_sources=setting_sources,
+        )
         self.kill_grace_s = kill_grace_s
         self.connect_timeout_s = connect_timeout_s
         self._on_started = on_process_started
@@ -105,16 +95,6 @@ class ClaudeRuntime:
     def live_pids(self) -> frozenset[int]:
         return frozenset(self._live)
 
-    def cli_env(self, spec: SessionSpec, token: str) -> dict[str, str]:
-        env = dict(self.base_env)
-        if self.cli_max_retries is not None:
-            env["CLAUDE_CODE_MAX_RETRIES"] = str(self.cli_max_retries)
-        env.update(spec.env)
-        if spec.config_dir is not None:
-            env["CLAUDE_CONFIG_DIR"] = str(spec.config_dir)
-        env.update(marker_env(self.owner, token))
-        return env
-
     def options_for(
         self,
         spec: SessionSpec,
@@ -124,33 +104,7 @@ class ClaudeRuntime:
         log: Any = None,
     ) -> ClaudeAgentOptions:
         """The SDK options of one session attempt (public so tests can inspect them)."""
-        role = spec.role
-        # Decision roles get no built-in tool at all; workers only their listed ones.
-        builtins = list(WORKER_BUILTIN_TOOLS) if role is Role.WORKER else []
-        denied = [] if role is Role.WORKER else [*GUARDED_TOOLS, "Bash"]
-        if spec.config_dir is not None:
-            spec.config_dir.mkdir(parents=True, exist_ok=True)
-        return ClaudeAgentOptions(
-            cwd=spec.cwd,
-            system_prompt=spec.system_prompt,
-            tools=builtins,
-            allowed_tools=allowed_tools(role),
-            disallowed_tools=denied,
-            # bypassPermissions is refused as root and would skip our checks anyway.
-            permission_mode="dontAsk",
-            mcp_servers={MCP_SERVER_NAME: build_mcp_server(role, spec.tool_handler, log)},
-            strict_mcp_config=True,
-            setting_sources=list(self.setting_sources),  # type: ignore[arg-type]
-            hooks=guard_hooks(spec.cwd, log),
-            resume=spec.resume,
-            max_turns=spec.limits.max_turns,
-            max_budget_usd=spec.limits.max_cost_usd,
-            model=spec.model,
-            env=self.cli_env(spec, token),
-            stderr=stderr,
-            session_store=spec.session_store,
-            cli_path=self.cli_path,
-        )
+        return session_options(spec, self.cli, token=token, stderr=stderr, log=log)
 
     def _started(self, pid: int, token: str, spec: SessionSpec) -> None:
         self._live[pid] = token
@@ -321,13 +275,10 @@ class ClaudeRun:
 
     def _take(self, events: list[AgentEvent]) -> None:
         for event in events:
-            if isinstance(event, Usage):
-                if not self._limits.is_new(event):
-                    continue
-                self._pending.append(event)
-                self._limits.observe(event)
+            if isinstance(event, Usage) and not self._limits.is_new(event):
                 continue
             self._pending.append(event)
+            self._limits.observe(event)
             if isinstance(event, SessionStarted):
                 self._session_id = event.session_id
                 self._log.info("agent_session_started", session_id=event.session_id)

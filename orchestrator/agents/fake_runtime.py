@@ -233,8 +233,7 @@ class FakeRun:
                 yield self._result
                 return
             async for event in self._step(step, index):
-                if isinstance(event, Usage):
-                    self._limits.observe(event)
+                self._limits.observe(event)
                 yield event
             if self._interrupted and isinstance(step, Hang):
                 self._result = self._interrupted_result()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from claude_agent_sdk import HookContext, HookInput, HookJSONOutput, HookMatcher
+from claude_agent_sdk import HookCallback, HookContext, HookInput, HookJSONOutput, HookMatcher
 
 _log = structlog.get_logger(__name__)
 
@@ -65,7 +65,7 @@ def write_denial(
     )
 
 
-def make_worktree_guard(worktree: Path, log: Any = None) -> Any:
+def make_worktree_guard(worktree: Path, log: Any = None) -> HookCallback:
     """The PreToolUse hook callback for one session's worktree."""
     log = log or _log
     root = Path(os.path.realpath(worktree))

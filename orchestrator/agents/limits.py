@@ -13,10 +13,13 @@ from dataclasses import dataclass
 
 from orchestrator.domain.errors import AgentLimitError
 
-from .events import AgentEvent, Usage
+from .events import AgentEvent, ToolCall, ToolResult, Usage
 
 DEFAULT_WALL_CLOCK_S = 3600.0
 DEFAULT_IDLE_S = 300.0
+#: Silence allowed while a tool runs: Bash may run a check for up to 10 minutes (its cap)
+#: without the CLI sending anything.
+DEFAULT_TOOL_IDLE_S = 660.0
 
 
 class LimitName:
@@ -34,6 +37,8 @@ class Limits:
     idle_s: float = DEFAULT_IDLE_S
     max_turns: int | None = None
     max_cost_usd: float | None = None
+    #: The idle limit while a tool call is in flight (a long check command is not a stall).
+    tool_idle_s: float = DEFAULT_TOOL_IDLE_S
 
 
 def limit_error(name: str, detail: str) -> AgentLimitError:
@@ -82,6 +87,7 @@ class LimitTracker:
         self._clock = clock
         self._deadline = clock() + limits.wall_clock_s
         self._seen_messages: set[str] = set()
+        self._tools_running: set[str] = set()
         self.turns = 0
         self.cost_usd = 0.0
 
@@ -91,6 +97,12 @@ class LimitTracker:
 
     def observe(self, event: AgentEvent) -> None:
         """Account one event; raise ``AgentLimitError`` when a count limit is passed."""
+        if isinstance(event, ToolCall):
+            self._tools_running.add(event.id)
+            return
+        if isinstance(event, ToolResult):
+            self._tools_running.discard(event.tool_use_id)
+            return
         if not isinstance(event, Usage):
             return
         # One model response arrives as several assistant messages with the same id.
@@ -112,14 +124,22 @@ class LimitTracker:
     def next_wait(self) -> tuple[float, str]:
         """How long the next wait for a message may last, and which limit ends it."""
         remaining = self._deadline - self._clock()
-        if remaining <= self.limits.idle_s:
+        idle = self.idle_s
+        if remaining <= idle:
             return max(remaining, 0.0), LimitName.WALL_CLOCK
-        return self.limits.idle_s, LimitName.IDLE
+        return idle, LimitName.IDLE
+
+    @property
+    def idle_s(self) -> float:
+        """The idle limit now: longer while a tool call is in flight."""
+        if self._tools_running:
+            return max(self.limits.idle_s, self.limits.tool_idle_s)
+        return self.limits.idle_s
 
     def expired(self, which: str) -> AgentLimitError:
         if which == LimitName.WALL_CLOCK:
             return limit_error(which, f"session ran over {self.limits.wall_clock_s:g}s")
-        return limit_error(which, f"no message for {self.limits.idle_s:g}s")
+        return limit_error(which, f"no message for {self.idle_s:g}s")
 
     @property
     def wall_clock_left(self) -> float:

@@ -7,13 +7,15 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import Settings, load_settings
 from orchestrator.domain.errors import UserInputError
-from orchestrator.store.sqlite_store import SQLiteStore
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from orchestrator.store.sqlite_store import SQLiteStore
 
 
 @dataclass
@@ -23,7 +25,16 @@ class AppContext:
     home: Path
     _settings: Settings | None = None
     _store: SQLiteStore | None = None
-    console: Console = field(default_factory=lambda: Console(highlight=False))
+    _console: Console | None = field(default=None, repr=False)
+
+    @property
+    def console(self) -> Console:
+        # Imported on first use: --json output never needs rich (start-up time).
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False)
+        return self._console
 
     @property
     def settings(self) -> Settings:
@@ -39,6 +50,8 @@ class AppContext:
     def store(self) -> SQLiteStore:
         if self._store is None:
             self.require_initialized()
+            from orchestrator.store.sqlite_store import SQLiteStore
+
             self._store = SQLiteStore.open(self.settings.db_path)
         return self._store
 

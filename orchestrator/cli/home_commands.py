@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from orchestrator.cli.context import AppContext, emit_json
 from orchestrator.config import render_default_config
@@ -57,6 +56,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(summary)
         return
+    from rich.table import Table
+
     console = app_ctx.console
     daemon = summary["daemon"]
     console.print(

@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from orchestrator.cli.context import AppContext, emit_json
 from orchestrator.domain.errors import ValidationError
 from orchestrator.domain.ids import slugify, validate_slug
-from orchestrator.git.repo import GitRepo, is_git_repo
 
 app = typer.Typer(help="Add and list projects (git repositories).", no_args_is_help=True)
 
@@ -29,6 +27,8 @@ def add(
     ] = "",
 ) -> None:
     """Register a git repository as a project."""
+    from orchestrator.git.repo import GitRepo, is_git_repo
+
     app_ctx: AppContext = ctx.obj
     store = app_ctx.store
     resolved = path.expanduser().resolve()
@@ -62,6 +62,8 @@ def list_projects(
     if as_json:
         emit_json(rows)
         return
+    from rich.table import Table
+
     table = Table()
     for column in ("project", "path", "base branch", "check"):
         table.add_column(column)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from orchestrator.cli.context import AppContext, emit_json
 from orchestrator.domain.errors import ValidationError
@@ -73,6 +72,8 @@ def list_(
     if as_json:
         emit_json(rows)
         return
+    from rich.table import Table
+
     table = Table()
     for column in ("track", "project", "type", "status", "pri", "progress", "branch"):
         table.add_column(column)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from orchestrator.cli.context import AppContext, emit_json
 from orchestrator.domain.errors import ValidationError
@@ -85,6 +84,8 @@ def list_(
     if as_json:
         emit_json(rows)
         return
+    from rich.table import Table
+
     table = Table()
     for column in ("id", "status", "pri", "title", "tracks", "depends on"):
         table.add_column(column)

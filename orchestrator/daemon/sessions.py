@@ -102,6 +102,9 @@ async def _one_attempt(
     last_commit = time.monotonic()
     seen_messages: set[str] = set()
     tokens = {"input": 0, "output": 0}
+    # The running estimate of this attempt's cost until its Result brings the CLI's figure:
+    # committed with the tokens, so budgets see the spend of live and of cut-off sessions.
+    estimated_usd, settled = 0.0, False
     async with ctx.runtime.run(spec) as run:
         ctx.live[run_id] = run
         try:
@@ -117,13 +120,16 @@ async def _one_attempt(
                         seen_messages.add(event.message_id)
                     tokens["input"] += event.input_tokens
                     tokens["output"] += event.output_tokens
+                    estimated_usd += event.cost_usd or 0.0
                     if time.monotonic() - last_commit > USAGE_COMMIT_INTERVAL_S:
                         last_commit = time.monotonic()
                         fields = {
                             "input_tokens": tokens["input"],
                             "output_tokens": tokens["output"],
+                            "cost_usd": float(state["cost"]) + estimated_usd,
                         }
                 elif isinstance(event, Result):
+                    settled = True
                     state["cost"] = float(state["cost"]) + event.cost_usd
                     fields = {
                         "cost_usd": state["cost"],
@@ -137,6 +143,19 @@ async def _one_attempt(
                     await anyio.to_thread.run_sync(partial(store.record_run, run_id, **fields))
         finally:
             ctx.live.pop(run_id, None)
+            if not settled and estimated_usd > 0:
+                # Cut off before its Result (limit, interrupt, crash): keep what it spent.
+                spent = float(state["cost"]) + estimated_usd
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(
+                        partial(
+                            store.record_run,
+                            run_id,
+                            cost_usd=spent,
+                            input_tokens=tokens["input"],
+                            output_tokens=tokens["output"],
+                        )
+                    )
         return AgentOutcome(
             session_id=run.session_id or state["session_id"],
             result=run.result,

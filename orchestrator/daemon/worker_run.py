@@ -119,6 +119,11 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
         cost_usd=0.0,
         reason="wo_start",
     )
+    cap = ctx.settings.limits.max_cost_per_wo_usd
+    spent = await anyio.to_thread.run_sync(lambda: store.wo_cost(wo_id))
+    if cap > 0 and spent >= cap:
+        why = f"cost cap of ${cap:.2f} per work order reached (${spent:.2f} spent)"
+        return await _failed_attempt(ctx, repo, worktree, run, wo_id, why, final=True)
     tools = WorkerTools()
     payload = worker_payload(
         wo, track, worktree, project.check_command, run.attempt, row.last_error
@@ -142,6 +147,11 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
         prompt=prompt,
         labels={"track_id": track.id, "wo_id": wo_id},
     )
+    if cap > 0:
+        # This attempt may spend at most what is left of the WO's cap.
+        per_run = spec.limits.max_cost_usd
+        left = cap - spent if per_run is None else min(per_run, cap - spent)
+        spec = dataclasses.replace(spec, limits=dataclasses.replace(spec.limits, max_cost_usd=left))
     session_id: str | None = resume_id
     cost = 0.0
     try:
@@ -306,10 +316,17 @@ async def _requeue(ctx: DaemonContext, run: AgentRunRow, wo_id: str, why: str) -
 
 
 async def _failed_attempt(
-    ctx: DaemonContext, repo: GitRepo, worktree: Path, run: AgentRunRow, wo_id: str, why: str
+    ctx: DaemonContext,
+    repo: GitRepo,
+    worktree: Path,
+    run: AgentRunRow,
+    wo_id: str,
+    why: str,
+    *,
+    final: bool = False,
 ) -> WorkerOutcome:
     """Retry (the failure goes into the next prompt) or, out of attempts, fail the WO."""
-    final = run.attempt >= ctx.settings.limits.max_attempts
+    final = final or run.attempt >= ctx.settings.limits.max_attempts
     status = WOStatus.FAILED if final else WOStatus.READY
     with anyio.CancelScope(shield=True):
         if final and worktree.is_dir():

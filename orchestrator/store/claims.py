@@ -240,6 +240,16 @@ class ClaimQueries(WorkOrderQueries):
                 .order_by(col(AgentRunRow.started_at).desc())
             ).first()
 
+    def wo_cost(self, wo_id: str) -> float:
+        """What every worker run of a WO has cost so far (its per-WO cap counts this)."""
+        with self.reading() as session:
+            runs = session.exec(
+                select(AgentRunRow.cost_usd).where(
+                    AgentRunRow.wo_id == wo_id, AgentRunRow.role == Role.WORKER.value
+                )
+            )
+            return float(sum(runs))
+
     def cost_since(self, since: Any) -> float:
         with self.reading() as session:
             runs = session.exec(select(AgentRunRow.cost_usd).where(AgentRunRow.started_at >= since))

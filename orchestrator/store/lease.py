@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import timedelta
 
 from orchestrator.domain.errors import DaemonRunningError
 from orchestrator.store.base import StoreBase
 from orchestrator.store.tables import DaemonLeaseRow, utcnow
+
+
+def holder_alive(lease: DaemonLeaseRow) -> bool:
+    """False when the lease's daemon ran on this host and its process is gone (killed).
+
+    Lets a new daemon or `orch recover` start at once after a kill -9 instead of waiting out
+    the lease; a daemon on another host is trusted until its lease expires.
+    """
+    if lease.hostname != socket.gethostname():
+        return True
+    try:
+        os.kill(lease.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lease_is_live(lease: DaemonLeaseRow | None) -> bool:
+    return lease is not None and lease.expires_at > utcnow() and holder_alive(lease)
 
 
 class LeaseQueries(StoreBase):
@@ -15,7 +38,7 @@ class LeaseQueries(StoreBase):
         with self.writing() as session:
             now = utcnow()
             lease = session.get(DaemonLeaseRow, 1)
-            if lease is not None and lease.holder != holder and lease.expires_at > now:
+            if lease is not None and lease.holder != holder and lease_is_live(lease):
                 raise DaemonRunningError(
                     f"another daemon (pid {lease.pid} on {lease.hostname}) is running on this "
                     f"home; its lease expires at {lease.expires_at:%H:%M:%S} UTC unless renewed"
@@ -55,7 +78,7 @@ class LeaseQueries(StoreBase):
         """Ask the live daemon (if any) to stop gracefully at its next heartbeat."""
         with self.writing() as session:
             lease = session.get(DaemonLeaseRow, 1)
-            if lease is None or lease.expires_at <= utcnow():
+            if not lease_is_live(lease) or lease is None:
                 return None
             lease.stop_requested = True
             session.add(lease)

@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 from orchestrator.domain.errors import NotFoundError
 from orchestrator.domain.lifecycle import RunStatus
 from orchestrator.store.base import StoreBase
-from orchestrator.store.tables import AgentRunRow, DaemonLeaseRow, DirectiveRow, utcnow
+from orchestrator.store.lease import lease_is_live
+from orchestrator.store.tables import AgentRunRow, DaemonLeaseRow, DirectiveRow
 
 
 class RunQueries(StoreBase):
@@ -54,4 +55,4 @@ class RunQueries(StoreBase):
         return session.get(DaemonLeaseRow, 1)
 
     def lease_is_live(self, lease: DaemonLeaseRow | None) -> bool:
-        return lease is not None and lease.expires_at > utcnow()
+        return lease_is_live(lease)

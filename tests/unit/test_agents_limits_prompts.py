@@ -8,6 +8,8 @@ from orchestrator.agents import (
     AgentEvent,
     Limits,
     Text,
+    ToolCall,
+    ToolResult,
     Usage,
     continue_prompt,
     recovery_prompt,
@@ -61,6 +63,14 @@ def test_next_wait_is_idle_until_the_wall_clock_is_nearer() -> None:
     assert tracker.next_wait() == (0, LimitName.WALL_CLOCK)
     assert str(tracker.expired(LimitName.IDLE)).startswith("idle limit exceeded")
     assert str(tracker.expired(LimitName.WALL_CLOCK)).startswith("wall_clock limit exceeded")
+
+
+def test_a_running_tool_gets_the_longer_idle_limit() -> None:
+    tracker = LimitTracker(Limits(wall_clock_s=10_000, idle_s=30, tool_idle_s=600))
+    tracker.observe(ToolCall("Bash", {"command": "pytest"}, "t1"))
+    assert tracker.next_wait() == (600, LimitName.IDLE)
+    tracker.observe(ToolResult("t1", False, "passed"))
+    assert tracker.next_wait() == (30, LimitName.IDLE)
 
 
 def test_price_estimates() -> None:

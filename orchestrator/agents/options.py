@@ -1,0 +1,95 @@
+"""The ``ClaudeAgentOptions`` of a session: tools, permissions, hooks, MCP server, env.
+
+Retries: the bundled CLI (2.1.x) retries 429/529/5xx on its own, ``CLAUDE_CODE_MAX_RETRIES``
+times (default 10, clamped to 15), silently and honouring ``Retry-After``. No message
+reaches the SDK while it waits, so an idle watchdog shorter than its backoff would trip and
+a rate limit would never be seen as one. We set it to 0 by default so that one policy
+(``retry.retrying``) owns backoff and parking. A cut stream is still retried once by the
+CLI, as a non-streaming request, whatever the setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import ClaudeAgentOptions
+
+from orchestrator.domain.roles import MCP_SERVER_NAME, WORKER_BUILTIN_TOOLS, Role, allowed_tools
+
+from .guard import GUARDED_TOOLS, guard_hooks
+from .mcp_tools import build_mcp_server
+from .processes import DEFAULT_OWNER, marker_env
+from .protocol import SessionSpec
+
+#: Our retry policy owns retries; see the module docstring.
+DEFAULT_CLI_MAX_RETRIES = 0
+#: Environment every CLI gets unless the caller overrides it.
+DEFAULT_CLI_ENV: Mapping[str, str] = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+#: Load no settings files: a repository's ``.claude/settings.json`` could widen the
+#: allow-list or add hooks, and the user's own settings must not leak into unattended runs.
+DEFAULT_SETTING_SOURCES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CliSettings:
+    """What every session of one runtime shares."""
+
+    owner: str = DEFAULT_OWNER
+    cli_path: str | Path | None = None
+    cli_max_retries: int | None = DEFAULT_CLI_MAX_RETRIES
+    base_env: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CLI_ENV))
+    setting_sources: tuple[str, ...] = DEFAULT_SETTING_SOURCES
+
+
+def cli_env(spec: SessionSpec, cli: CliSettings, token: str) -> dict[str, str]:
+    """Defaults, then the caller's env (it wins), then the config dir and our markers."""
+    env = dict(cli.base_env)
+    if cli.cli_max_retries is not None:
+        env["CLAUDE_CODE_MAX_RETRIES"] = str(cli.cli_max_retries)
+    env.update(spec.env)
+    if spec.config_dir is not None:
+        env["CLAUDE_CONFIG_DIR"] = str(spec.config_dir)
+    env.update(marker_env(cli.owner, token))
+    return env
+
+
+def session_options(
+    spec: SessionSpec,
+    cli: CliSettings,
+    *,
+    token: str,
+    stderr: Callable[[str], None] | None = None,
+    log: Any = None,
+) -> ClaudeAgentOptions:
+    role = spec.role
+    # Decision roles get no built-in tool at all; workers only their listed ones.
+    builtins = list(WORKER_BUILTIN_TOOLS) if role is Role.WORKER else []
+    denied = [] if role is Role.WORKER else [*GUARDED_TOOLS, "Bash"]
+    if spec.config_dir is not None:
+        spec.config_dir.mkdir(parents=True, exist_ok=True)
+    return ClaudeAgentOptions(
+        cwd=spec.cwd,
+        system_prompt=spec.system_prompt,
+        tools=builtins,
+        allowed_tools=allowed_tools(role),
+        disallowed_tools=denied,
+        # bypassPermissions is refused as root and would skip our checks anyway.
+        permission_mode="dontAsk",
+        mcp_servers={MCP_SERVER_NAME: build_mcp_server(role, spec.tool_handler, log)},
+        # Ignore a repository's .mcp.json: the agent gets our server and nothing else.
+        strict_mcp_config=True,
+        setting_sources=list(cli.setting_sources),  # type: ignore[arg-type]
+        hooks=guard_hooks(spec.cwd, log),
+        resume=spec.resume,
+        # The CLI's own limits end a session cleanly; ours (LimitTracker) are the backstop.
+        max_turns=spec.limits.max_turns,
+        max_budget_usd=spec.limits.max_cost_usd,
+        model=spec.model,
+        env=cli_env(spec, cli, token),
+        stderr=stderr,
+        session_store=spec.session_store,
+        cli_path=cli.cli_path,
+    )

@@ -1,0 +1,205 @@
+"""Dispatch through the real supervisor (scripted agents): weights, one worker per track,
+the global agent's directive, and what each decision agent is shown."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from orchestrator.agents.fake_runtime import CallTool, Finish, Hang, Step
+from orchestrator.agents.protocol import SessionSpec
+from orchestrator.daemon.context import RunOptions
+from orchestrator.domain.ids import WO_ID_RE
+from orchestrator.domain.roles import Role
+from tests.conftest import OrchRunner
+from tests.integration.daemon_kit import (
+    by_role,
+    choose_all,
+    open_home,
+    payload_of,
+    run_fake,
+    set_weights,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+async def test_weights_3_to_1_with_one_slot(home: Path, tmp_path: Path) -> None:
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    heavy = h.add_track("p", "heavy", 10)
+    light = h.add_track("p", "light", 10)
+    report, _ = await run_fake(
+        h,
+        by_role(global_=set_weights({"heavy": 3.0, "light": 1.0})),
+        RunOptions(max_agents=1, exit_when_idle=True),
+        timeout=90,
+    )
+    order = h.worker_order()
+    assert len(order) == len(heavy) + len(light)
+    # While both tracks have work, slots follow the weights 3:1 within one pick.
+    both = order[:12]
+    for n in range(1, len(both) + 1):
+        assert abs(both[:n].count("heavy") - 0.75 * n) <= 1, both
+    assert Counter(both) == {"heavy": 9, "light": 3}
+    assert all(s == "done" for s in h.wo_statuses().values())
+    h.assert_nothing_live()
+    # Never two sessions at once with one slot: each run ended before the next began.
+    runs = h.runs()
+    for before, after in itertools.pairwise(runs):
+        assert before.ended_at is not None and before.ended_at <= after.started_at, (
+            before.id,
+            after.id,
+        )
+    # The weights came from the global agent's tool call and are stored as its directive.
+    first = h.events("directive")[0]
+    assert first.data["weights"] == {"heavy": 3.0, "light": 1.0}
+    assert report.summary["work_orders"]["done"] == 20
+
+
+async def test_at_most_one_worker_per_track(home: Path, tmp_path: Path) -> None:
+    """More slots than tracks: each track still runs one WO at a time."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    h.add_track("p", "a", 4)
+    h.add_track("p", "b", 4)
+    await run_fake(h, by_role(), RunOptions(max_agents=4, exit_when_idle=True))
+    intervals: dict[str, list[tuple[object, object]]] = {}
+    for run in h.runs("worker"):
+        intervals.setdefault(str(run.track_id), []).append((run.started_at, run.ended_at))
+    for track, spans in intervals.items():
+        spans.sort(key=lambda s: str(s[0]))
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert str(end) <= str(start), (track, spans)
+    assert all(s == "done" for s in h.wo_statuses().values())
+    h.assert_nothing_live()
+
+
+async def test_zero_weight_and_paused_tracks_get_no_slot(home: Path, tmp_path: Path) -> None:
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    h.add_track("p", "run", 2)
+    h.add_track("p", "zero", 2)
+    paused = h.add_track("p", "held", 2)
+    from orchestrator.domain.lifecycle import TrackStatus
+
+    h.store.set_track_status("held", TrackStatus.PAUSED, reason="by hand")
+    await run_fake(
+        h,
+        by_role(global_=set_weights({"run": 1.0, "zero": 0.0})),
+        RunOptions(max_agents=2, exit_when_idle=True),
+    )
+    assert set(h.worker_order()) == {"run"}
+    statuses = h.wo_statuses()
+    assert all(statuses[w] == "ready" or statuses[w] == "backlog" for w in paused)
+    assert h.store.get_track("run").status == "completed"
+    assert h.store.get_track("zero").status == "active"
+    h.assert_nothing_live()
+
+
+async def test_global_agent_cannot_name_a_work_order(home: Path, tmp_path: Path) -> None:
+    """The global agent's tools refuse WO ids, and its payload holds none."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    wos = h.add_track("p", "t", 2)
+
+    def sneaky(spec: SessionSpec) -> list[Step]:
+        return [
+            CallTool(
+                "set_track_priorities",
+                {"weights": [{"track_id": "t", "weight": 9}], "reason": f"do {wos[0]} first"},
+            ),
+            CallTool(
+                "set_track_budget", {"budgets": [{"track_id": wos[1], "usd": 1}], "reason": "x"}
+            ),
+            Finish(),
+        ]
+
+    _, runtime = await run_fake(h, by_role(global_=sneaky))
+    global_calls = [c for c in runtime.tool_calls if c.role is Role.GLOBAL]
+    assert global_calls and all(not c.reply.ok for c in global_calls)
+    assert all("no work order ids" in c.reply.text for c in global_calls)
+    assert h.store.latest_directive() is None
+    for spec in runtime.specs:
+        if spec.role is Role.GLOBAL:
+            assert not WO_ID_RE.search(spec.user_prompt), spec.user_prompt
+    # The failed decision does not stop the work.
+    assert all(s == "done" for s in h.wo_statuses().values())
+
+
+async def test_project_agent_sees_only_its_track_and_project(home: Path, tmp_path: Path) -> None:
+    h = open_home(home)
+    h.add_project("one", tmp_path / "one")
+    h.add_project("two", tmp_path / "two")
+    mine = h.add_track("one", "mine", 3)
+    theirs = h.add_track("two", "theirs", 3)
+    await_result, runtime = await run_fake(
+        h, by_role(), RunOptions(max_agents=2, exit_when_idle=True)
+    )
+    project_specs = [s for s in runtime.specs if s.role is Role.PROJECT]
+    assert {payload_of(s)["track"]["id"] for s in project_specs} == {"mine", "theirs"}
+    for spec in project_specs:
+        payload = payload_of(spec)
+        own, other = (mine, theirs) if payload["project"] == "one" else (theirs, mine)
+        assert {w["id"] for w in payload["ready_work_orders"]} <= set(own)
+        assert not set(WO_ID_RE.findall(spec.user_prompt + spec.system_prompt)) & set(other)
+    assert all(s == "done" for s in h.wo_statuses().values())
+    assert report.summary["work_orders"]["done"] == 6
+
+
+async def test_project_agent_cannot_queue_another_tracks_wo(home: Path, tmp_path: Path) -> None:
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    a = h.add_track("p", "a", 2)
+    b = h.add_track("p", "b", 2)
+
+    def greedy(spec: SessionSpec) -> list[Step]:
+        payload = payload_of(spec)
+        other = b if payload["track"]["id"] == "a" else a
+        return [
+            CallTool(
+                "choose_work_orders",
+                {"track_id": payload["track"]["id"], "wo_ids": other[:1], "reason": "grab"},
+            ),
+            *choose_all(spec),
+        ]
+
+    _, runtime = await run_fake(h, by_role(project=greedy))
+    grabs = [c for c in runtime.tool_calls if c.role is Role.PROJECT and not c.reply.ok]
+    assert len(grabs) == 2 and all("not startable" in c.reply.text for c in grabs)
+    for run in h.runs("worker"):
+        assert run.wo_id in (a if run.track_id == "a" else b)
+    h.assert_nothing_live()
+
+
+async def test_directive_is_shown_by_orch_status(home: Path, tmp_path: Path) -> None:
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    h.add_track("p", "t", 1)
+    await run_fake(h, by_role(global_=set_weights({"t": 2.0})))
+    status = OrchRunner(home).json("status")
+    assert status["directive"] == {"weights": {"t": 2.0}, "reason": "test weights"}
+    assert status["daemon"]["running"] is False
+    text = OrchRunner(home).ok("status").out
+    assert "test weights" in text
+
+
+async def test_hanging_global_agent_holds_one_slot_and_is_ended(home: Path, tmp_path: Path) -> None:
+    """A global round that never ends holds one slot; workers use the other; at the stop
+    the round is ended too and its run settled."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    h.add_track("p", "t", 3)
+    report, _ = await run_fake(
+        h,
+        by_role(global_=lambda spec: [Hang()]),
+        RunOptions(max_agents=2, budget_usd=0.015),
+    )
+    assert report.summary["stop_reason"].startswith("budget")
+    assert report.summary["work_orders"]["done"] == 2
+    (global_run,) = h.runs("global")
+    assert global_run.status == "interrupted"
+    h.assert_nothing_live()
