@@ -18,8 +18,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
+import json
 import os
 import platform
 import pstats
@@ -92,8 +94,8 @@ def git_repo(path: Path) -> None:
 # ------------------------------------------------------------------------------ build
 
 
-def build_home(root: Path, seed: int = 7) -> tuple[Path, list[str]]:
-    """The big home; returns it and the track ids (busiest first)."""
+def build_home(root: Path, seed: int = 7) -> Path:
+    """The big home: projects through the CLI, tracks through the store, WOs in bulk."""
     rng = random.Random(seed)
     home = root / "home"
     run_orch(home, "init")
@@ -127,11 +129,12 @@ def build_home(root: Path, seed: int = 7) -> tuple[Path, list[str]]:
         bulk_work_orders(store, tracks_of, rng)
     finally:
         store.close()
-    all_tracks = [t for ids in tracks_of.values() for t in ids]
-    return home, all_tracks
+    return home
 
 
-def bulk_work_orders(store: SQLiteStore, tracks_of: dict[str, list[str]], rng: random.Random) -> None:
+def bulk_work_orders(
+    store: SQLiteStore, tracks_of: dict[str, list[str]], rng: random.Random
+) -> None:
     """10,000 WOs, their dependencies, track links and journal rows in one transaction."""
     now = datetime.now(UTC)
     wos, deps, links, events = [], [], [], []
@@ -237,10 +240,46 @@ def import_only(runs: int) -> float:
     for _ in range(runs):
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-c", "import orchestrator.cli.main"], check=True, env=env()
+            [sys.executable, "-c", "import orchestrator.cli.main, orchestrator.store.sqlite_store"],
+            check=True,
+            env=env(),
         )
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+#: For comparison only: the same counts as ``status --json`` read with the stdlib sqlite3
+#: module and typer imported, but no SQLAlchemy/SQLModel/pydantic. Shows what start-up
+#: costs and what a read path without the ORM could reach.
+STDLIB_STATUS = """
+import json, sqlite3, sys
+import typer
+conn = sqlite3.connect(f"file:{sys.argv[1]}/state/orchestrator.db?mode=ro", uri=True)
+def counts(table, project=None):
+    where = " WHERE project_id = ?" if project else ""
+    sql = f"SELECT status, count(*) FROM {table}{where} GROUP BY status"
+    return dict(conn.execute(sql, (project,) if project else ()).fetchall())
+projects = [
+    {"id": i, "path": p, "base_branch": b, "tracks": counts("tracks", i),
+     "work_orders": counts("work_orders", i)}
+    for i, p, b in conn.execute("SELECT id, path, base_branch FROM projects ORDER BY id")
+]
+runs = conn.execute("SELECT id FROM agent_runs WHERE status = 'running'").fetchall()
+print(json.dumps({"daemon": {"running": False, "pid": None}, "projects": projects,
+                  "tracks": counts("tracks"), "work_orders": counts("work_orders"),
+                  "runs": runs}, indent=2))
+"""
+
+
+def stdlib_status(home: Path, runs: int) -> list[float]:
+    argv = [sys.executable, "-c", STDLIB_STATUS, str(home)]
+    subprocess.run(argv, check=True, capture_output=True)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def profile(home: Path, track: str) -> None:
@@ -273,10 +312,8 @@ def profile(home: Path, track: str) -> None:
         sys.stdout = sink
         try:
             profiler.enable()
-            try:
+            with contextlib.suppress(SystemExit):
                 main(["--home", str(home), *args])
-            except SystemExit:
-                pass
             profiler.disable()
         finally:
             sys.stdout = stdout
@@ -305,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"building a home in {root} ...", flush=True)
     start = time.perf_counter()
-    home, tracks = build_home(root)
+    home = build_home(root)
     build_s = time.perf_counter() - start
     store = SQLiteStore.open(home / "state" / "orchestrator.db", migrate=False)
     try:
@@ -318,8 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     status = wall(home, ["status", "--json"], args.runs)
     listing = wall(home, ["wo", "list", "--track", track, "--json"], args.runs)
-    listed = len(__import__("json").loads(run_orch(home, "wo", "list", "--track", track,
-                                                   "--json").stdout))  # fmt: skip
+    listed = len(json.loads(run_orch(home, "wo", "list", "--track", track, "--json").stdout))
 
     files = root / "import"
     write_import_files(files, N_IMPORT, rng)
@@ -332,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     startup = python_startup(args.runs)
     imports = import_only(args.runs)
+    reference = statistics.median(stdlib_status(home, args.runs))
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print()
@@ -360,7 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"{'  re-import, unchanged (no target)':<40} {reimport_s * 1000:7.0f}ms")
     print(f"{'  python -c pass (floor)':<40} {startup * 1000:7.0f}ms")
-    print(f"{'  import orchestrator.cli.main':<40} {imports * 1000:7.0f}ms")
+    print(f"{'  import cli.main + store.sqlite_store':<40} {imports * 1000:7.0f}ms")
+    print(f"{'  status via stdlib sqlite3 (reference)':<40} {reference * 1000:7.0f}ms")
     print(f"\nimport: {out}\nre-import: {again}")
     if args.profile:
         profile(home, track)

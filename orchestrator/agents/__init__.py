@@ -24,6 +24,7 @@ from .fake_runtime import (
     Hang,
     Say,
     Spend,
+    Step,
     Write,
 )
 from .guard import guard_hooks, make_worktree_guard, write_denial
@@ -61,6 +62,7 @@ __all__ = [
     "SessionSpec",
     "SessionStarted",
     "Spend",
+    "Step",
     "Text",
     "ToolCall",
     "ToolHandler",

@@ -38,10 +38,11 @@ def _root(
 
 
 def _register_commands() -> None:
-    from orchestrator.cli import daemon_commands, home_commands
+    from orchestrator.cli import daemon_commands, home_commands, review
 
     home_commands.register(app)
     daemon_commands.register(app)
+    review.register(app)
 
 
 _register_commands()

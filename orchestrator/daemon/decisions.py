@@ -6,6 +6,7 @@ state (known tracks, the track's own startable WOs) and answer errors the agent 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +16,15 @@ from orchestrator.agents.protocol import ToolReply
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.sessions import drive_session, make_spec
 from orchestrator.domain.errors import AgentError, OrchestratorError, ValidationError
-from orchestrator.domain.ids import WO_ID_RE, validate_wo_id
+from orchestrator.domain.ids import validate_wo_id
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.roles import Role
 from orchestrator.domain.wo_file import MAX_WO_FIELD_BYTES, TAG_RE
 from orchestrator.store.planning import TrackWork
+
+#: A WO id anywhere in a text (``ids.WO_ID_RE`` matches only a whole string).
+WO_ID_IN_TEXT_RE = re.compile(r"WO-[0-9]{4}-[0-9]{3,}")
 
 #: Track statuses the global agent reasons about.
 PLANNED_STATUSES = (
@@ -63,7 +67,7 @@ class GlobalTools:
     applied: list[dict[str, Any]] = field(default_factory=list)
 
     async def __call__(self, tool: str, args: dict[str, Any]) -> ToolReply:
-        if any(WO_ID_RE.search(str(v)) for v in _strings(args)):
+        if any(WO_ID_IN_TEXT_RE.search(v) for v in _strings(args)):
             return ToolReply(False, "the global agent works on tracks only: no work order ids")
         if tool == "set_track_priorities":
             weights = {w["track_id"]: float(w["weight"]) for w in args["weights"]}

@@ -103,11 +103,16 @@ def settle_run(store: SQLiteStore, run: AgentRunRow) -> RecoveryAction:
     return planned
 
 
-def repair_worktrees(store: SQLiteStore, workspaces: Path, log: Any) -> list[str]:
-    """Bring every live track's worktree back to "exists, on its branch"; report what was done."""
+def repair_worktrees(
+    store: SQLiteStore, workspaces: Path, log: Any, only: set[str] | None = None
+) -> list[str]:
+    """Bring every live track's worktree (those in ``only``, if given) back to "exists, on its
+    branch"; report what was done."""
     notes: list[str] = []
     for track in store.list_tracks():
         if track["status"] not in {s.value for s in LIVE_TRACK_STATUSES}:
+            continue
+        if only is not None and track["id"] not in only:
             continue
         project = store.get_project(track["project"])
         repo = GitRepo(project.path)
@@ -173,8 +178,15 @@ async def recover(
             continue
         ctx.log.info("run_recovered", run_id=run.id, action=action.action)
         actions.append(asdict(action))
+    # `--run` / `--track` recover just that one: other tracks' worktrees are left alone.
+    only: set[str] | None = None
+    if only_track is not None:
+        only = {only_track}
+    elif only_run is not None:
+        picked = await anyio.to_thread.run_sync(store.get_run, only_run)
+        only = {picked.track_id} if picked.track_id else set()
     notes = await anyio.to_thread.run_sync(
-        lambda: repair_worktrees(store, ctx.settings.workspaces_dir, ctx.log)
+        lambda: repair_worktrees(store, ctx.settings.workspaces_dir, ctx.log, only)
     )
     for note in notes:
         ctx.log.info("worktree_repaired", note=note)

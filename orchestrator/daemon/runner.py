@@ -17,10 +17,12 @@ import structlog
 from orchestrator.config import Settings
 from orchestrator.daemon.backend import Backend, open_backend
 from orchestrator.daemon.context import DaemonContext, RunOptions
+from orchestrator.daemon.organizer import OrganizeOutcome, run_organizer
 from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.report import RunReport, write_report
 from orchestrator.daemon.supervisor import Supervisor
 from orchestrator.daemon.worker_run import run_work_order
+from orchestrator.domain.organization import OrganizeMode
 from orchestrator.store.sqlite_store import SQLiteStore
 
 Ticker = Callable[[DaemonContext], Awaitable[None]]
@@ -87,6 +89,7 @@ async def run_daemon(
     async with opened as backend:
         ctx = _context(settings, store, options, backend)
         supervisor = Supervisor(ctx)
+        await supervisor.acquire_lease()
         started = datetime.now(UTC)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_watch_signals, supervisor, ctx)
@@ -115,11 +118,17 @@ async def run_recover(
     only_run: str | None = None,
     only_track: str | None = None,
     resume: bool = True,
+    backend: Backend | None = None,
 ) -> tuple[list[dict[str, Any]], RunReport | None]:
-    """`orch recover`: repair state, then resume the interrupted worker sessions to their end."""
+    """`orch recover`: repair state, then resume the interrupted worker sessions to their end.
+
+    The lease is held (and heartbeated) throughout, so no daemon starts meanwhile and takes
+    the resumed sessions for interrupted ones; `orch stop` interrupts them.
+    """
     import socket
 
-    async with open_backend(settings, store) as backend:
+    opened = _given(backend) if backend is not None else open_backend(settings, store)
+    async with opened as backend:
         ctx = _context(settings, store, options, backend)
         await anyio.to_thread.run_sync(
             lambda: store.acquire_lease(
@@ -128,15 +137,20 @@ async def run_recover(
         )
         started = datetime.now(UTC)
         ctx.started_at = started
+        actions: list[dict[str, Any]] = []
+        to_resume: list[dict[str, Any]] = []
         try:
-            actions = await recover(ctx, only_run=only_run, only_track=only_track)
-            to_resume = [
-                a for a in actions if a["wo"] and a["action"].startswith(("resume", "restart"))
-            ]
-            if resume and to_resume:
-                async with anyio.create_task_group() as tg:
-                    for action in to_resume:
-                        tg.start_soon(_resume_one, ctx, action)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_keep_lease, ctx, tg.cancel_scope)
+                actions = await recover(ctx, only_run=only_run, only_track=only_track)
+                to_resume = [
+                    a for a in actions if a["wo"] and a["action"].startswith(("resume", "restart"))
+                ]
+                if resume and to_resume:
+                    async with anyio.create_task_group() as sessions:
+                        for action in to_resume:
+                            sessions.start_soon(_resume_one, ctx, action)
+                tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(lambda: store.release_lease(ctx.daemon_id))
@@ -146,6 +160,35 @@ async def run_recover(
         write_report, store, settings.reports_dir, started, "recovery finished"
     )
     return actions, report
+
+
+async def run_organize(
+    settings: Settings,
+    store: SQLiteStore,
+    project: str,
+    mode: OrganizeMode | None = None,
+    backend: Backend | None = None,
+) -> OrganizeOutcome:
+    """`orch organize`: one organizer session for ``project``; the proposal waits for review."""
+    opened = _given(backend) if backend is not None else open_backend(settings, store)
+    async with opened as backend:
+        ctx = _context(settings, store, RunOptions(max_agents=1), backend)
+        return await run_organizer(ctx, project, mode, trigger="manual")
+
+
+async def _keep_lease(ctx: DaemonContext, scope: anyio.CancelScope) -> None:
+    """Heartbeat the lease; on `orch stop` (or a lost lease) cancel ``scope``."""
+    daemon = ctx.settings.daemon
+    while True:
+        await anyio.sleep(daemon.heartbeat_interval_s)
+        ok = await anyio.to_thread.run_sync(
+            lambda: ctx.store.heartbeat(ctx.daemon_id, daemon.lease_ttl_s)
+        )
+        if not ok:
+            ctx.stop_reason = ctx.stop_reason or "stop requested (orch stop) or lease lost"
+            ctx.log.info("stop_requested", reason=ctx.stop_reason)
+            scope.cancel()
+            return
 
 
 async def _resume_one(ctx: DaemonContext, action: dict[str, Any]) -> None:

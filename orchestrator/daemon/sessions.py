@@ -7,7 +7,6 @@ are committed as they stream, at most every few seconds, and exactly at the end.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -16,11 +15,11 @@ from typing import Any
 
 import anyio
 
-from orchestrator.agents.events import Result, SessionStarted, Usage
+from orchestrator.agents.events import AgentEvent, Result, SessionStarted, Usage
 from orchestrator.agents.limits import Limits
-from orchestrator.agents.prompts import continue_prompt, system_prompt, user_prompt
-from orchestrator.agents.protocol import SessionSpec, ToolHandler
-from orchestrator.agents.retry import AttemptInfo, retrying
+from orchestrator.agents.prompts import system_prompt, user_prompt
+from orchestrator.agents.protocol import AgentRun, SessionSpec, ToolHandler
+from orchestrator.agents.runner import run_session
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.domain.roles import Role
 from orchestrator.store.session_store import SQLiteSessionStore
@@ -77,88 +76,68 @@ def make_spec(
 
 
 async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> AgentOutcome:
-    """Run ``spec`` to its end, retrying transient failures by resuming the session.
+    """Run ``spec`` to its end through the runtime's retry loop, recording as it streams.
 
-    Raises the runtime's classified errors once retries are exhausted (RateLimitedError
-    after the park cap, TransientAgentError, AgentLimitError, AgentError).
+    Transient failures are retried by resuming the session; a session the CLI cannot resume
+    starts afresh with the same prompt. Raises the runtime's classified errors once retries
+    are exhausted (RateLimitedError after the park cap, TransientAgentError,
+    AgentLimitError, AgentError).
     """
-    state: dict[str, Any] = {"session_id": spec.resume, "cost": 0.0}
-
-    async def attempt(info: AttemptInfo) -> AgentOutcome:
-        this = spec
-        if info.number > 1 and state["session_id"]:
-            this = dataclasses.replace(
-                spec, resume=state["session_id"], user_prompt=continue_prompt()
-            )
-        return await _one_attempt(ctx, run_id, this, state)
-
-    return await retrying(attempt, log=ctx.log)
-
-
-async def _one_attempt(
-    ctx: DaemonContext, run_id: str, spec: SessionSpec, state: dict[str, Any]
-) -> AgentOutcome:
     store = ctx.store
-    last_commit = time.monotonic()
+    tokens = {"input": 0, "output": 0, "last_commit": time.monotonic()}
     seen_messages: set[str] = set()
-    tokens = {"input": 0, "output": 0}
-    # The running estimate of this attempt's cost until its Result brings the CLI's figure:
-    # committed with the tokens, so budgets see the spend of live and of cut-off sessions.
-    estimated_usd, settled = 0.0, False
-    async with ctx.runtime.run(spec) as run:
+    # Our estimate of what the session spent, for when it ends without an outcome.
+    estimated = {"usd": 0.0}
+
+    async def on_event(event: AgentEvent) -> None:
+        fields: dict[str, Any] = {}
+        if isinstance(event, SessionStarted):
+            fields = {"session_id": event.session_id}
+        elif isinstance(event, Usage):
+            if event.message_id in seen_messages:
+                return
+            if event.message_id:
+                seen_messages.add(event.message_id)
+            tokens["input"] += event.input_tokens
+            tokens["output"] += event.output_tokens
+            estimated["usd"] += event.cost_usd or 0.0
+            if time.monotonic() - tokens["last_commit"] > USAGE_COMMIT_INTERVAL_S:
+                tokens["last_commit"] = time.monotonic()
+                fields = {"input_tokens": tokens["input"], "output_tokens": tokens["output"]}
+        elif isinstance(event, Result):
+            fields = {
+                "input_tokens": event.input_tokens
+                + event.cache_read_tokens
+                + event.cache_creation_tokens,
+                "output_tokens": event.output_tokens,
+                "turns": event.num_turns,
+            }
+        if fields:
+            await anyio.to_thread.run_sync(partial(store.record_run, run_id, **fields))
+
+    def on_attempt(run: AgentRun) -> None:
         ctx.live[run_id] = run
-        try:
-            async for event in run:
-                fields: dict[str, Any] = {}
-                if isinstance(event, SessionStarted):
-                    state["session_id"] = event.session_id
-                    fields = {"session_id": event.session_id}
-                elif isinstance(event, Usage):
-                    if event.message_id and event.message_id in seen_messages:
-                        continue
-                    if event.message_id:
-                        seen_messages.add(event.message_id)
-                    tokens["input"] += event.input_tokens
-                    tokens["output"] += event.output_tokens
-                    estimated_usd += event.cost_usd or 0.0
-                    if time.monotonic() - last_commit > USAGE_COMMIT_INTERVAL_S:
-                        last_commit = time.monotonic()
-                        fields = {
-                            "input_tokens": tokens["input"],
-                            "output_tokens": tokens["output"],
-                            "cost_usd": float(state["cost"]) + estimated_usd,
-                        }
-                elif isinstance(event, Result):
-                    settled = True
-                    state["cost"] = float(state["cost"]) + event.cost_usd
-                    fields = {
-                        "cost_usd": state["cost"],
-                        "input_tokens": event.input_tokens
-                        + event.cache_read_tokens
-                        + event.cache_creation_tokens,
-                        "output_tokens": event.output_tokens,
-                        "turns": event.num_turns,
-                    }
-                if fields:
-                    await anyio.to_thread.run_sync(partial(store.record_run, run_id, **fields))
-        finally:
-            ctx.live.pop(run_id, None)
-            if not settled and estimated_usd > 0:
-                # Cut off before its Result (limit, interrupt, crash): keep what it spent.
-                spent = float(state["cost"]) + estimated_usd
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(
-                        partial(
-                            store.record_run,
-                            run_id,
-                            cost_usd=spent,
-                            input_tokens=tokens["input"],
-                            output_tokens=tokens["output"],
-                        )
-                    )
-        return AgentOutcome(
-            session_id=run.session_id or state["session_id"],
-            result=run.result,
-            cost_usd=float(state["cost"]),
-            interrupted=run.interrupted,
-        )
+
+    try:
+        outcome = await run_session(ctx.runtime, spec, on_event=on_event, on_attempt=on_attempt)
+    except BaseException:
+        # Cut off (a limit, an error, a stop): what it spent still counts against the
+        # per-WO cap and the run's budget.
+        if estimated["usd"] > 0:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(
+                    partial(store.record_run, run_id, cost_usd=estimated["usd"])
+                )
+        raise
+    finally:
+        ctx.live.pop(run_id, None)
+    # The session's cost over all attempts (a resumed session's CLI total is cumulative; the
+    # runtime counts each attempt once).
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(partial(store.record_run, run_id, cost_usd=outcome.cost_usd))
+    return AgentOutcome(
+        session_id=outcome.session_id,
+        result=outcome.result,
+        cost_usd=outcome.cost_usd,
+        interrupted=outcome.interrupted,
+    )

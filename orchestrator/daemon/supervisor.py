@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.decisions import run_global_agent, run_project_agent
 from orchestrator.daemon.merging import finish_track
+from orchestrator.daemon.organizer import AutoOrganizer
 from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.worker_run import run_work_order
 from orchestrator.daemon.workspace import activate_track
@@ -57,18 +58,31 @@ class Supervisor:
     def __init__(self, ctx: DaemonContext) -> None:
         self.ctx = ctx
         self.state = SupervisorState()
+        self.organizer = AutoOrganizer(ctx, on_done=self._wake)
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def run(self) -> str:
-        """Run until a stop; returns the stop reason. The lease is held throughout."""
+    async def acquire_lease(self) -> None:
+        """Take this home's lease; raises DaemonRunningError while another daemon lives.
+
+        Called before any task group is opened, so the refusal reaches the CLI as the one
+        clear error it is, not wrapped in an exception group.
+        """
         ctx = self.ctx
-        store = ctx.store
         await anyio.to_thread.run_sync(
-            lambda: store.acquire_lease(
+            lambda: ctx.store.acquire_lease(
                 ctx.daemon_id, os.getpid(), socket.gethostname(), ctx.settings.daemon.lease_ttl_s
             )
         )
+
+    async def run(self) -> str:
+        """Run until a stop; returns the stop reason. Takes the lease unless
+        ``acquire_lease`` did already, and releases it at the end."""
+        ctx = self.ctx
+        store = ctx.store
+        lease = await anyio.to_thread.run_sync(store.current_lease)
+        if lease is None or lease.holder != ctx.daemon_id:
+            await self.acquire_lease()
         ctx.started_at = datetime.now(UTC)
         ctx.log.info("daemon_started", daemon_id=ctx.daemon_id, pid=os.getpid())
         try:
@@ -137,9 +151,14 @@ class Supervisor:
                 reason, self.state.global_wanted = self.state.global_wanted, None
                 self.state.global_running = True
                 tg.start_soon(self._global_round, reason)
+            await self.organizer.poll(tg)
             activated = await self._activate_ready_tracks()
             started = await self._dispatch(tg)
-            busy = bool(self.state.track_scopes) or self.state.global_running
+            busy = (
+                bool(self.state.track_scopes)
+                or self.state.global_running
+                or bool(self.organizer.running)
+            )
             if ctx.options.exit_when_idle and not (busy or started or activated):
                 self.request_stop("idle: no work left that can start")
                 break
@@ -193,7 +212,16 @@ class Supervisor:
         ctx = self.ctx
         state = self.state
         work = await anyio.to_thread.run_sync(lambda: ctx.store.track_work())
-        in_use = len(state.track_scopes) + (1 if state.global_running else 0)
+        for done in work:
+            if done.total and not done.unfinished and done.track.id not in state.track_scopes:
+                # Its last WOs were settled outside a track step (by recovery): finish it.
+                await finish_track(ctx, done.track)
+                self._want_global("track finished")
+        in_use = (
+            len(state.track_scopes)
+            + (1 if state.global_running else 0)
+            + len(self.organizer.running)
+        )
         free = ctx.options.max_agents - in_use
         candidates = {
             w.track.id: w for w in work if w.startable and w.track.id not in state.track_scopes

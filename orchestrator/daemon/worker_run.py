@@ -22,9 +22,9 @@ from typing import Any
 
 import anyio
 
-from orchestrator.agents.classify import ResumeNotFoundError
+from orchestrator.agents.limits import LimitName
 from orchestrator.agents.prompts import recovery_prompt
-from orchestrator.agents.protocol import SessionSpec, ToolReply
+from orchestrator.agents.protocol import ToolReply
 from orchestrator.daemon.checkpoints import write_checkpoint
 from orchestrator.daemon.checks import run_check
 from orchestrator.daemon.context import DaemonContext
@@ -132,9 +132,18 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
     if resumable is not None and resumable.session_id:
         resume_id = resumable.session_id
         state = await anyio.to_thread.run_sync(lambda: _worktree_state(repo, worktree))
-        payload["recovery"] = {"resumed_from": resumable.id, "worktree": state}
+        # The summary rides along so that, should the CLI be unable to resume the session,
+        # the fresh session the runtime starts instead (same prompt) knows what was done.
+        entries = await anyio.to_thread.run_sync(load_session_entries, store.engine, resume_id)
+        summary = summarize_transcript(entries)
+        payload["recovery"] = {
+            "resumed_from": resumable.id,
+            "worktree": state,
+            "previous_session_summary": summary,
+        }
+        what = resumable.error or "the daemon stopped during this session"
         prompt = recovery_prompt(
-            resumable.error or "the daemon stopped during this session", state, payload
+            f"{what}. Earlier in this session you did:\n{summary}", state, payload
         )
     spec = make_spec(
         ctx,
@@ -147,29 +156,35 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
         prompt=prompt,
         labels={"track_id": track.id, "wo_id": wo_id},
     )
-    if cap > 0:
-        # This attempt may spend at most what is left of the WO's cap.
-        per_run = spec.limits.max_cost_usd
-        left = cap - spent if per_run is None else min(per_run, cap - spent)
-        spec = dataclasses.replace(spec, limits=dataclasses.replace(spec.limits, max_cost_usd=left))
+    if resumable is not None and resumable.session_id:
+        # The CLI keeps a session's transcript under the config dir of the run that started
+        # it; a resume from another dir finds nothing when our mirror has not caught up (the
+        # SDK mirrors at each result, so a daemon killed mid-session left none there).
+        resumed = resumable.session_id
+        origin = await anyio.to_thread.run_sync(lambda: store.session_origin_run(resumed))
+        spec = dataclasses.replace(spec, config_dir=ctx.config_dir(origin or resumable.id))
+    # This attempt may spend at most what is left of the WO's cap; when that remainder is
+    # the tighter limit, hitting it means the WO's cap is reached (no retry).
+    per_run = spec.limits.max_cost_usd
+    capped_by_wo = cap > 0 and (per_run is None or cap - spent <= per_run)
+    if capped_by_wo:
+        limits = dataclasses.replace(spec.limits, max_cost_usd=cap - spent)
+        spec = dataclasses.replace(spec, limits=limits)
     session_id: str | None = resume_id
     cost = 0.0
     try:
         try:
-            try:
-                outcome = await drive_session(ctx, run.id, spec)
-            except ResumeNotFoundError:
-                log.warning("resume_failed_starting_fresh", session_id=resume_id)
-                spec = await _fresh_spec(ctx, run.id, spec, resume_id or "", payload)
-                outcome = await drive_session(ctx, run.id, spec)
+            outcome = await drive_session(ctx, run.id, spec)
             session_id, cost = outcome.session_id, outcome.cost_usd
         except RateLimitedError as exc:
             # Parked past the cap: the work goes back in line, it does not fail.
             return await _requeue(ctx, run, wo_id, f"rate limited: {exc}")
         except AgentError as exc:
-            return await _failed_attempt(
-                ctx, repo, worktree, run, wo_id, f"agent error: {type(exc).__name__}: {exc}"
-            )
+            at_cap = capped_by_wo and str(exc).startswith(LimitName.MAX_COST)
+            why = f"agent error: {type(exc).__name__}: {exc}"
+            if at_cap:
+                why = f"cost cap of ${cap:.2f} per work order reached: {exc}"
+            return await _failed_attempt(ctx, repo, worktree, run, wo_id, why, final=at_cap)
         if outcome.interrupted:
             return await _interrupt(
                 ctx, repo, worktree, track, run, wo_id, session_id, cost, "session interrupted"
@@ -239,23 +254,6 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
         raise
 
 
-async def _fresh_spec(
-    ctx: DaemonContext, run_id: str, spec: SessionSpec, old_session: str, payload: dict[str, Any]
-) -> SessionSpec:
-    """A new session seeded with what the unresumable one did (from our transcript mirror)."""
-    entries = await anyio.to_thread.run_sync(load_session_entries, ctx.store.engine, old_session)
-    summary = summarize_transcript(entries)
-    recovery = dict(payload.get("recovery") or {})
-    recovery["previous_session_summary"] = summary
-    fresh_payload = {**payload, "recovery": recovery}
-    prompt = recovery_prompt(
-        f"the earlier session {old_session} could not be resumed; it had done this:\n{summary}",
-        str(recovery.get("worktree", "unknown")),
-        fresh_payload,
-    )
-    return dataclasses.replace(spec, resume=None, user_prompt=prompt)
-
-
 def _worktree_state(repo: GitRepo, worktree: Path) -> str:
     if not worktree.is_dir():
         return "the worktree directory is missing"
@@ -277,6 +275,11 @@ async def _interrupt(
     why: str,
 ) -> WorkerOutcome:
     """Checkpoint, mark the run interrupted (resumable) and put the WO back in line."""
+    # A session cut off by a stop never returned its outcome: the run row has what the
+    # stream committed (session id on arrival, cost so far).
+    current = await anyio.to_thread.run_sync(lambda: ctx.store.get_run(run.id))
+    session_id = session_id or current.session_id
+    cost = max(cost, current.cost_usd)
     await write_checkpoint(
         ctx.store,
         repo,

@@ -13,6 +13,7 @@ from orchestrator.store.db import make_engine
 from orchestrator.store.lease import LeaseQueries
 from orchestrator.store.planning import PlanningQueries
 from orchestrator.store.projects import ProjectQueries
+from orchestrator.store.proposals import ProposalQueries
 from orchestrator.store.runs import RunQueries
 from orchestrator.store.tracks import TrackQueries
 from orchestrator.store.work_orders import WorkOrderQueries
@@ -24,6 +25,7 @@ HEAD_REVISION = "0002"
 class SQLiteStore(
     ProjectQueries,
     ClaimQueries,
+    ProposalQueries,
     WorkOrderQueries,
     TrackQueries,
     RunQueries,

@@ -12,7 +12,7 @@ import pytest
 from orchestrator.agents.fake_runtime import CallTool, Finish, Hang, Step
 from orchestrator.agents.protocol import SessionSpec
 from orchestrator.daemon.context import RunOptions
-from orchestrator.domain.ids import WO_ID_RE
+from orchestrator.daemon.decisions import WO_ID_IN_TEXT_RE
 from orchestrator.domain.roles import Role
 from tests.conftest import OrchRunner
 from tests.integration.daemon_kit import (
@@ -125,7 +125,7 @@ async def test_global_agent_cannot_name_a_work_order(home: Path, tmp_path: Path)
     assert h.store.latest_directive() is None
     for spec in runtime.specs:
         if spec.role is Role.GLOBAL:
-            assert not WO_ID_RE.search(spec.user_prompt), spec.user_prompt
+            assert not WO_ID_IN_TEXT_RE.search(spec.user_prompt), spec.user_prompt
     # The failed decision does not stop the work.
     assert all(s == "done" for s in h.wo_statuses().values())
 
@@ -136,16 +136,14 @@ async def test_project_agent_sees_only_its_track_and_project(home: Path, tmp_pat
     h.add_project("two", tmp_path / "two")
     mine = h.add_track("one", "mine", 3)
     theirs = h.add_track("two", "theirs", 3)
-    await_result, runtime = await run_fake(
-        h, by_role(), RunOptions(max_agents=2, exit_when_idle=True)
-    )
+    report, runtime = await run_fake(h, by_role())
     project_specs = [s for s in runtime.specs if s.role is Role.PROJECT]
     assert {payload_of(s)["track"]["id"] for s in project_specs} == {"mine", "theirs"}
     for spec in project_specs:
         payload = payload_of(spec)
         own, other = (mine, theirs) if payload["project"] == "one" else (theirs, mine)
         assert {w["id"] for w in payload["ready_work_orders"]} <= set(own)
-        assert not set(WO_ID_RE.findall(spec.user_prompt + spec.system_prompt)) & set(other)
+        assert not set(WO_ID_IN_TEXT_RE.findall(spec.user_prompt + spec.system_prompt)) & set(other)
     assert all(s == "done" for s in h.wo_statuses().values())
     assert report.summary["work_orders"]["done"] == 6
 

@@ -24,6 +24,7 @@ from orchestrator.agents import (
     SessionSpec,
     SessionStarted,
     Spend,
+    Step,
     Text,
     ToolCall,
     ToolReply,
@@ -256,7 +257,12 @@ async def test_run_session_counts_the_cumulative_cost_of_a_resumed_session_once(
 ) -> None:
     # An API error result after 0.2 spent, then a resume that spends 0.3 more: the CLI (and the
     # fake) report 0.2 and then 0.5 (cumulative); the session cost 0.5, not 0.7.
-    script = [Spend(0.2), Fail(TransientAgentError("529"), result=True), Spend(0.3), Finish()]
+    script: list[Step] = [
+        Spend(0.2),
+        Fail(TransientAgentError("529"), result=True),
+        Spend(0.3),
+        Finish(),
+    ]
     runtime = FakeRuntime({Role.WORKER: script})
     seen: list[AgentEvent] = []
 

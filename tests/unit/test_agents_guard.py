@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from claude_agent_sdk import HookMatcher
+from claude_agent_sdk import HookCallback, HookInput, HookMatcher
 
 from orchestrator.agents.guard import (
     GUARDED_TOOLS,
@@ -99,14 +99,18 @@ def _hook_input(tool: str, tool_input: dict[str, Any], cwd: Path) -> dict[str, A
     }
 
 
+async def _call(guard: HookCallback, data: dict[str, Any]) -> dict[str, Any]:
+    out = await guard(cast(HookInput, data), "toolu_1", {"signal": None})
+    return dict(cast(dict[str, Any], out))
+
+
 async def test_hook_denies_outside_write(worktree: Path, tmp_path: Path) -> None:
     guard = make_worktree_guard(worktree)
-    out = await guard(
+    out = await _call(
+        guard,
         _hook_input(
             "Write", {"file_path": str(tmp_path / "outside" / "x"), "content": ""}, worktree
         ),
-        "toolu_1",
-        {"signal": None},
     )
     specific = out["hookSpecificOutput"]
     assert specific["hookEventName"] == "PreToolUse"
@@ -116,10 +120,8 @@ async def test_hook_denies_outside_write(worktree: Path, tmp_path: Path) -> None
 
 async def test_hook_lets_inside_write_through(worktree: Path) -> None:
     guard = make_worktree_guard(worktree)
-    out = await guard(
-        _hook_input("Write", {"file_path": str(worktree / "a.py"), "content": ""}, worktree),
-        "toolu_1",
-        {"signal": None},
+    out = await _call(
+        guard, _hook_input("Write", {"file_path": str(worktree / "a.py"), "content": ""}, worktree)
     )
     assert out == {}
 
@@ -132,11 +134,7 @@ async def test_hook_logs_the_denial(worktree: Path, tmp_path: Path) -> None:
             events.append((event, kw))
 
     guard = make_worktree_guard(worktree, Log())
-    await guard(
-        _hook_input("MultiEdit", {"file_path": "/etc/hosts", "edits": []}, worktree),
-        "t",
-        {"signal": None},
-    )
+    await _call(guard, _hook_input("MultiEdit", {"file_path": "/etc/hosts", "edits": []}, worktree))
     assert events and events[0][0] == "tool_write_denied"
     assert events[0][1]["path"] == "/etc/hosts"
 

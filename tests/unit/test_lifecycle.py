@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -145,10 +145,10 @@ def test_message_lists_what_is_allowed() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     s = SQLiteStore.open(tmp_path / "state" / "orchestrator.db")
     s.add_project("demo", str(tmp_path / "repo"), "main", "")
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 

@@ -1,0 +1,127 @@
+"""One daemon per state home: a second `orch run` refuses while the first lives; `orch stop`
+ends the first gracefully and releases its lease."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anyio
+import pytest
+
+from orchestrator.agents.fake_runtime import Hang
+from orchestrator.daemon.context import RunOptions
+from orchestrator.daemon.report import RunReport
+from orchestrator.daemon.runner import run_daemon
+from tests.conftest import orch_subprocess, run_main
+from tests.integration.daemon_kit import Home, by_role, fake_backend, open_home
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+def hanging_home(home: Path, tmp_path: Path) -> Home:
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    h.add_track("p", "t", ["a task that never ends"])
+    return h
+
+
+async def wait_for_live_worker(h: Home, timeout: float = 30.0) -> None:
+    with anyio.fail_after(timeout):
+        while not any(r.role == "worker" for r in h.store.live_runs()):
+            await anyio.sleep(0.05)
+
+
+async def start_daemon(h: Home, tg: anyio.abc.TaskGroup) -> list[RunReport]:
+    """The real daemon in a task, its worker hanging; returns where its report will be."""
+    backend, _ = fake_backend(by_role(worker=lambda spec: [Hang()]))
+    reports: list[RunReport] = []
+
+    async def daemon() -> None:
+        reports.append(
+            await run_daemon(h.settings, h.store, RunOptions(max_agents=2), backend=backend)
+        )
+
+    tg.start_soon(daemon)
+    await wait_for_live_worker(h)
+    return reports
+
+
+async def test_second_run_is_refused_while_the_first_lives(home: Path, tmp_path: Path) -> None:
+    h = hanging_home(home, tmp_path)
+    async with anyio.create_task_group() as tg:
+        reports = await start_daemon(h, tg)
+        lease = h.store.current_lease()
+        assert lease is not None and lease.pid == os.getpid()
+
+        second = await anyio.to_thread.run_sync(
+            lambda: orch_subprocess(home, "run", "--exit-when-idle", timeout=60)
+        )
+        assert second.returncode == 2, second
+        assert "Traceback" not in second.stderr
+        (line,) = second.stderr.splitlines()
+        assert line.startswith("orch: error: another daemon")
+        assert f"pid {os.getpid()}" in line
+        # The refused daemon took nothing over: same holder, and the first still works.
+        after = h.store.current_lease()
+        assert after is not None and after.holder == lease.holder
+        assert h.store.lease_is_live(after)
+        assert any(r.role == "worker" for r in h.store.live_runs())
+
+        status = run_main(["--home", str(home), "status", "--json"])
+        assert '"running": true' in status.out
+
+        stopped = await anyio.to_thread.run_sync(run_main, ["--home", str(home), "stop"])
+        assert stopped.code == 0 and f"pid {os.getpid()}" in stopped.out
+        with anyio.fail_after(30):
+            while not reports:
+                await anyio.sleep(0.05)
+    assert reports[0].summary["stop_reason"] == "stop requested (orch stop) or lease lost"
+    h.assert_nothing_live()
+
+
+async def test_orch_stop_ends_the_daemon_cleanly(home: Path, tmp_path: Path) -> None:
+    h = hanging_home(home, tmp_path)
+    async with anyio.create_task_group() as tg:
+        reports = await start_daemon(h, tg)
+        lease = h.store.request_stop()
+        assert lease is not None
+        with anyio.fail_after(30):
+            while not reports:
+                await anyio.sleep(0.05)
+    report = reports[0]
+    assert "orch stop" in report.summary["stop_reason"]
+    assert report.path.is_file() and "orch stop" in report.path.read_text()
+    # The worker was stopped at a safe point: run interrupted, its WO back in line.
+    (run,) = h.runs("worker")
+    assert run.status == "interrupted"
+    assert set(h.wo_statuses().values()) == {"ready"}
+    h.assert_nothing_live()
+    # The lease is released: status says no daemon, `orch stop` has nothing to stop, and a
+    # new daemon may start at once.
+    assert not h.store.lease_is_live(h.store.current_lease())
+    kinds = [e.kind for e in h.events() if e.kind.startswith("lease") or e.kind == "stop_requested"]
+    assert kinds[-3:] == ["lease_acquired", "stop_requested", "lease_released"]
+    assert "No daemon is running" in run_main(["--home", str(home), "stop"]).out
+    assert h.store.acquire_lease("next", 1, "host", 5.0).holder == "next"
+
+
+async def test_stop_then_run_again_resumes_the_interrupted_work(home: Path, tmp_path: Path) -> None:
+    """After a graceful stop the next daemon picks the WO up again and finishes it."""
+    h = hanging_home(home, tmp_path)
+    async with anyio.create_task_group() as tg:
+        reports = await start_daemon(h, tg)
+        h.store.request_stop()
+        with anyio.fail_after(30):
+            while not reports:
+                await anyio.sleep(0.05)
+    backend, _ = fake_backend(by_role())
+    with anyio.fail_after(60):
+        report = await run_daemon(
+            h.settings, h.store, RunOptions(max_agents=2, exit_when_idle=True), backend=backend
+        )
+    assert report.summary["work_orders"]["done"] == 1
+    worker_runs = h.runs("worker")
+    assert [r.status for r in worker_runs] == ["resumed", "succeeded"]
+    assert worker_runs[1].resumed_from == worker_runs[0].id
+    h.assert_nothing_live()

@@ -1,0 +1,281 @@
+"""Set-up for the recovery tests and the recovery benchmark.
+
+``make_home`` builds a state home with one project (a small Python package with a test suite)
+and tracks of WOs, ready for the daemon. Its check command passes through a *gate*: while the
+gate file exists, the check (run by the worker's Bash tool, and later by the daemon itself)
+records its arrival and waits, so a test can catch every worker session in the middle of a
+tool call, deterministically, and then interrupt, kill or crash whatever it likes.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.config import Settings, load_settings
+from orchestrator.daemon.workspace import activate_track
+from orchestrator.demo import make_sample_project
+from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.models import WorkOrder
+from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.tables import AgentRunRow, CheckpointRow
+
+ORCH = Path(sys.executable).with_name("orch")
+PROJECT = "app"
+
+#: Settings small enough for quick tests on a loaded 2-core box, large enough not to flake.
+FAST_CONFIG: dict[str, dict[str, Any]] = {
+    "daemon": {
+        "max_agents": 9,
+        "dispatch_interval_s": 0.3,
+        "heartbeat_interval_s": 0.5,
+        "lease_ttl_s": 30.0,
+        "shutdown_grace_s": 30.0,
+        "global_interval_s": 3600.0,
+    },
+    "limits": {"idle_timeout_s": 90.0, "check_timeout_s": 120.0, "run_wall_clock_s": 600.0},
+    "model": {"backend": "sim"},
+}
+
+
+def wait_for(
+    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _toml(config: Mapping[str, Mapping[str, Any]]) -> str:
+    lines: list[str] = []
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, int | float):
+                text = repr(value)
+            else:
+                text = '"' + str(value) + '"'
+            lines.append(f"{key} = {text}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+@dataclass
+class Gate:
+    """A check command that waits while ``closed_file`` exists, after noting its arrival."""
+
+    root: Path
+
+    @property
+    def closed_file(self) -> Path:
+        return self.root / "closed"
+
+    @property
+    def arrivals(self) -> Path:
+        return self.root / "arrived"
+
+    def command(self, then: str) -> str:
+        script = self.root / "gate.sh"
+        script.write_text(
+            "#!/bin/sh\n"
+            f'mkdir -p {shlex.quote(str(self.arrivals))}\n'
+            f'echo $$ >> {shlex.quote(str(self.arrivals))}/"$(basename "$PWD")"\n'
+            f"while [ -e {shlex.quote(str(self.closed_file))} ]; do sleep 0.1; done\n"
+            f"exec {then}\n",
+            encoding="utf-8",
+        )
+        return f"sh {shlex.quote(str(script))}"
+
+    def close(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.closed_file.touch()
+
+    def open(self) -> None:
+        self.closed_file.unlink(missing_ok=True)
+
+    def arrived(self) -> set[str]:
+        """Tracks whose check is (or was) waiting at the gate."""
+        if not self.arrivals.is_dir():
+            return set()
+        return {p.name for p in self.arrivals.iterdir()}
+
+    def reset_arrivals(self) -> None:
+        if self.arrivals.is_dir():
+            for path in self.arrivals.iterdir():
+                path.unlink()
+
+
+@dataclass
+class RecoveryHome:
+    path: Path
+    project_dir: Path
+    gate: Gate
+    tracks: dict[str, list[str]] = field(default_factory=dict)
+    config: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(self.path, env={})
+
+    def store(self) -> SQLiteStore:
+        return SQLiteStore.open(self.settings.db_path)
+
+    @property
+    def db(self) -> Path:
+        return self.path / "state" / "orchestrator.db"
+
+    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(self.db, timeout=30)
+        try:
+            with conn:
+                return list(conn.execute(query, args))
+        finally:
+            conn.close()
+
+    def worktree(self, track: str) -> Path:
+        return self.settings.workspaces_dir / PROJECT / track
+
+    def runs(self, role: str | None = "worker") -> list[AgentRunRow]:
+        store = self.store()
+        try:
+            return [r for r in store.list_runs() if role is None or r.role == role]
+        finally:
+            store.close()
+
+    def checkpoints(self, track: str) -> list[CheckpointRow]:
+        from sqlmodel import col, select
+
+        store = self.store()
+        try:
+            with store.reading() as session:
+                return list(
+                    session.exec(
+                        select(CheckpointRow)
+                        .where(CheckpointRow.track_id == track)
+                        .order_by(col(CheckpointRow.id))
+                    )
+                )
+        finally:
+            store.close()
+
+    def wo_statuses(self) -> dict[str, str]:
+        return dict(self.sql("SELECT id, status FROM work_orders"))  # type: ignore[arg-type]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+        env.update({"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
+        env.update(extra)
+        return env
+
+    def orch(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """The installed ``orch`` in a subprocess against this home."""
+        return subprocess.run(
+            [str(ORCH), "--home", str(self.path), *args],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=timeout,
+        )
+
+    @contextmanager
+    def daemon(self, *args: str) -> Iterator[subprocess.Popen[str]]:
+        """``orch run`` in a subprocess (its own process group); killed if still alive."""
+        log = (self.path / "daemon.out").open("a")
+        proc = subprocess.Popen(
+            [str(ORCH), "--home", str(self.path), "run", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env(),
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            log.close()
+
+    def daemon_output(self) -> str:
+        path = self.path / "daemon.out"
+        return path.read_text() if path.exists() else ""
+
+
+def make_home(
+    root: Path,
+    tracks: Mapping[str, int],
+    *,
+    check: str | None = None,
+    gated: bool = True,
+    activate: bool = True,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+) -> RecoveryHome:
+    """A home with project ``app`` and one track per entry (``name: number of WOs``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    project_dir = root / "app"
+    make_sample_project(project_dir)
+    home = root / "home"
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in FAST_CONFIG.items()}
+    for section, values in (config or {}).items():
+        merged.setdefault(section, {}).update(values)
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "orchestrator.toml").write_text(_toml(merged), encoding="utf-8")
+    gate = Gate(root / "gate")
+    gate.root.mkdir(parents=True, exist_ok=True)
+    real_check = check if check is not None else f"{shlex.quote(sys.executable)} -m pytest -q"
+    command = gate.command(real_check) if gated else real_check
+    result = RecoveryHome(home, project_dir, gate, config=merged)
+    settings = result.settings
+    for folder in (settings.workspaces_dir, settings.logs_dir, settings.reports_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore.open(settings.db_path)
+    try:
+        store.add_project(PROJECT, str(project_dir), "main", command)
+        for name, count in tracks.items():
+            ids = [
+                store.add_work_order(PROJECT, WorkOrder(id="", title=f"{name} part {n}")).id
+                for n in range(1, count + 1)
+            ]
+            store.create_track(PROJECT, name, "feature", goal=f"the {name} work")
+            store.assign(name, ids)
+            store.set_track_status(name, TrackStatus.READY, reason="test")
+            if activate:
+                activate_track(store, settings.workspaces_dir, name, "test")
+            result.tracks[name] = ids
+    finally:
+        store.close()
+    return result
+
+
+def agent_pids(owner: str) -> list[int]:
+    from orchestrator.agents.processes import find_agent_processes
+
+    return [p.pid for p in find_agent_processes(owner)]
+
+
+def kill_agents(owner: str) -> None:
+    """Test clean-up: nothing marked with ``owner`` survives the test."""
+    for pid in agent_pids(owner):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
