@@ -128,7 +128,9 @@ def show(ctx: typer.Context, proposal_id: ProposalArg, as_json: JsonOption = Fal
     store.refresh_stale(row.project_id)
     row = store.get_proposal(proposal_id)
     proposal = Proposal.from_json(row.proposal)
-    diff = diff_proposal(store.org_state(row.project_id), proposal)
+    # Once applied, a diff against today would show nothing (or noise): show what it did.
+    applied = row.status == ProposalStatus.APPROVED.value
+    diff = None if applied else diff_proposal(store.org_state(row.project_id), proposal)
     data: dict[str, Any] = {
         "id": row.id,
         "project": row.project_id,
@@ -141,16 +143,16 @@ def show(ctx: typer.Context, proposal_id: ProposalArg, as_json: JsonOption = Fal
         "recommendations": list(proposal.recommendations),
         "tracks": [t.to_json() for t in proposal.tracks],
         "assignments": len(proposal.assignments),
-        "diff": diff.to_json(),
+        "diff": diff.to_json() if diff is not None else None,
     }
     if as_json:
         emit_json(data)
         return
     for line in _render(data, proposal, diff):
-        app_ctx.console.print(line, markup=False, highlight=False)
+        app_ctx.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def _render(data: dict[str, Any], proposal: Proposal, diff: ProposalDiff) -> list[str]:
+def _render(data: dict[str, Any], proposal: Proposal, diff: ProposalDiff | None) -> list[str]:
     lines = [
         f"Proposal {data['id']}  project {data['project']}  mode {data['mode']}  "
         f"{data['status'].upper()}  made {data['created_at'][:19]} "
@@ -163,7 +165,9 @@ def _render(data: dict[str, Any], proposal: Proposal, diff: ProposalDiff) -> lis
             f"Re-run: orch organize --project {data['project']}"
         )
     elif status != ProposalStatus.PENDING.value:
-        lines.append(f"  {status} at {str(data['decided_at'])[:19]}; the diff is against today.")
+        lines.append(f"  {status} at {str(data['decided_at'])[:19]}")
+    if diff is None:
+        return [*lines, *_applied_lines(proposal)]
     lines.append("Tracks:")
     lines.extend(_track_lines(proposal, diff) or ["  (no change to tracks)"])
     lines.append(
@@ -185,6 +189,26 @@ def _render(data: dict[str, Any], proposal: Proposal, diff: ProposalDiff) -> lis
         lines.append(
             f"Approve: orch review approve {data['id']}    Reject: orch review reject {data['id']}"
         )
+    return lines
+
+
+def _applied_lines(proposal: Proposal) -> list[str]:
+    names = {t.key: t.name for t in proposal.tracks}
+    per_track: dict[str, int] = {}
+    for targets in proposal.assignments.values():
+        for target in targets:
+            name = names.get(target, target)
+            per_track[name] = per_track.get(name, 0) + 1
+    lines = ["Applied tracks:"]
+    for track in proposal.tracks:
+        where = f"under {names.get(track.parent, track.parent)}" if track.parent else "top level"
+        kind = "existing" if track.existing else "new"
+        lines.append(f"  {track.name}  ({kind}, {where}, {track.status})")
+    lines.append(f"Applied assignments: {len(proposal.assignments)} work orders")
+    lines.extend(f"  {name:<32} {n}" for name, n in sorted(per_track.items()))
+    if proposal.recommendations:
+        lines.append("Reasons and recommendations:")
+        lines.extend(f"  - {r}" for r in proposal.recommendations)
     return lines
 
 
@@ -225,8 +249,9 @@ def approve(ctx: typer.Context, proposal_id: ProposalArg) -> None:
             created = ", ".join(result.created.values()) or "none"
             app_ctx.console.print(
                 f"Approved proposal {proposal_id}: tracks created: {created}; "
-                f"{result.edited} tracks changed; {result.links} work orders re-assigned.",
+                f"{result.edited} tracks changed; {result.links} work orders placed or moved.",
                 markup=False,
+                soft_wrap=True,
             )
             return
     elif row.status != ProposalStatus.STALE.value:

@@ -79,7 +79,8 @@ def list_(
     if project is not None:
         store.get_project(project)
     if track is not None:
-        store.get_track(track)
+        _list_track_tree(app_ctx, track, status, as_json)
+        return
     rows = store.list_work_orders(project=project, track=track, status=status)
     if as_json:
         emit_json(rows)
@@ -100,6 +101,37 @@ def list_(
         )
     app_ctx.console.print(table)
     app_ctx.console.print(f"{len(rows)} work orders")
+
+
+def _list_track_tree(app_ctx: AppContext, track_id: str, status: str | None, as_json: bool) -> None:
+    """The WOs of a track and of its sub-tracks, under their track's line (with progress)."""
+    store = app_ctx.store
+    root = store.get_track(track_id)
+    tracks = store.list_tracks(project=root.project_id)
+    start = next(i for i, t in enumerate(tracks) if t["id"] == track_id)
+    subtree = [tracks[start]]
+    for track in tracks[start + 1 :]:
+        if track["depth"] <= tracks[start]["depth"]:
+            break
+        subtree.append(track)
+    sections = [(t, store.list_work_orders(track=t["id"], status=status)) for t in subtree]
+    unique = {r["id"]: r for _, rows in sections for r in rows}
+    if as_json:
+        emit_json(sorted(unique.values(), key=lambda r: (r["priority"], r["id"])))
+        return
+    console = app_ctx.console
+    for track, rows in sections:
+        indent = "  " * (track["depth"] - subtree[0]["depth"])
+        total, done = track["wo_count"], track["done_count"]
+        progress = f"{done}/{total} done" + (f" ({100 * done // total}%)" if total else "")
+        console.print(f"{indent}{track['id']}  [{track['status']}]  {progress}", markup=False)
+        for row in rows:
+            console.print(
+                f"{indent}  {row['id']}  {row['status']:<9} P{row['priority']}  {row['title']}",
+                markup=False,
+                soft_wrap=True,
+            )
+    console.print(f"{len(unique)} work orders in {len(sections)} tracks")
 
 
 def _status(value: str) -> str:

@@ -37,8 +37,10 @@ def write_checkpoint_sync(
     if worktree.is_dir():
         try:
             head = repo.head("HEAD", worktree)
-            ref = checkpoint_ref(track_id, store.next_checkpoint_number(track_id))
-            snapshot_sha = repo.snapshot(worktree, ref, f"checkpoint {track_id}: {reason}")
+            # A clean worktree is fully described by its HEAD: no snapshot commit needed.
+            if not repo.is_clean(worktree):
+                ref = checkpoint_ref(track_id, store.next_checkpoint_number(track_id))
+                snapshot_sha = repo.snapshot(worktree, ref, f"checkpoint {track_id}: {reason}")
         except GitError:
             # A checkpoint without a snapshot still records the session to resume.
             ref = snapshot_sha = None

@@ -292,19 +292,11 @@ async def _interrupt(
         cost_usd=cost,
         reason="interrupted",
     )
-    await anyio.to_thread.run_sync(
-        lambda: ctx.store.finish_run(
-            run.id,
-            RunStatus.INTERRUPTED,
-            error=why,
-            wo_status=WOStatus.READY,
-            wo_fields={"attempts": max(run.attempt - 1, 0)},
-        )
-    )
-    return WorkerOutcome(wo_id, WOStatus.READY, run.id, why)
+    return await _requeue(ctx, run, wo_id, why)
 
 
 async def _requeue(ctx: DaemonContext, run: AgentRunRow, wo_id: str, why: str) -> WorkerOutcome:
+    """The run ends interrupted (resumable) and the WO goes back in line, attempt not counted."""
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(
             lambda: ctx.store.finish_run(

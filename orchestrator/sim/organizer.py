@@ -184,6 +184,9 @@ def _work_items(payload: dict[str, Any]) -> list[tuple[str, str]]:
     for group in objects(payload.get("groups"), key=None):
         label = str(group.get("tag") or group.get("name") or group.get("key") or UNTAGGED)
         members = group.get("wo_ids") or group.get("ids") or group.get("work_orders")
+        if not members and group.get("ref"):
+            # A group listed only by count: its ref stands for all of its WOs.
+            members = [str(group["ref"])]
         for member in members if isinstance(members, list) else []:
             wo_id = str(member.get("id") or "") if isinstance(member, dict) else str(member)
             if wo_id and wo_id not in seen:

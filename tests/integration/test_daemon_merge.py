@@ -101,7 +101,7 @@ async def test_merge_conflict_blocks_the_later_track(home: Path, tmp_path: Path)
     assert "## Blocked tracks" in text and "second" in text and "shared.txt" in text
     h.assert_nothing_live()
     # A paused track gets no slot in the next run either.
-    report2, runtime = await run_fake(h, by_role(worker=writes_shared))
+    _, runtime = await run_fake(h, by_role(worker=writes_shared))
     assert [s for s in runtime.specs if s.role.value == "worker"] == []
     assert git(repo, "rev-parse", "main").strip() == tip
 

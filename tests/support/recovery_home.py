@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,7 +275,135 @@ def agent_pids(owner: str) -> list[int]:
 def kill_agents(owner: str) -> None:
     """Test clean-up: nothing marked with ``owner`` survives the test."""
     for pid in agent_pids(owner):
-        try:
+        with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+
+
+# -- a daemon that died (kill -9) ------------------------------------------------------------
+
+DEAD_DAEMON = "daemon-999999-deadbeef"
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (a killed daemon's)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait(timeout=30)
+    return proc.pid
+
+
+def seed_crash(
+    home: RecoveryHome,
+    track: str,
+    *,
+    wo_id: str | None = None,
+    session_id: str | None = None,
+    files: Mapping[str, str] | None = None,
+    daemon_id: str = DEAD_DAEMON,
+) -> str:
+    """What a daemon killed mid-session leaves: the WO claimed, its run ``running`` under the
+    dead daemon (session id committed), work on disk, a ``wo_start`` checkpoint of it, and
+    the lease still held by the dead pid. Returns the run id."""
+    import socket
+
+    from orchestrator.daemon.checkpoints import write_checkpoint_sync
+    from orchestrator.git.repo import GitRepo
+
+    store = home.store()
+    try:
+        wo = wo_id or home.tracks[track][0]
+        run = store.claim_work_order(wo, track, daemon_id)
+        if session_id is not None:
+            store.record_run(run.id, session_id=session_id, cost_usd=0.01)
+        worktree = home.worktree(track)
+        for rel, text in (files or {}).items():
+            target = worktree / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        write_checkpoint_sync(
+            store,
+            GitRepo(home.project_dir),
+            track,
+            worktree,
+            run_id=run.id,
+            wo_id=wo,
+            attempt=run.attempt,
+            session_id=session_id,
+            cost_usd=0.01,
+            reason="wo_start",
+        )
+        store.acquire_lease(daemon_id, dead_pid(), socket.gethostname(), 3600.0)
+        return run.id
+    finally:
+        store.close()
+
+
+# -- scripted agents (FakeRuntime) -----------------------------------------------------------
+
+
+def fake_scripts(
+    worker: Callable[[Any], list[Any]] | None = None,
+) -> Callable[[Any], list[Any]]:
+    """Scripts by role: the global agent sets equal weights, the project agent queues every
+    ready WO, the worker (default) writes ``wo/<id>.txt`` and reports done."""
+    from orchestrator.agents.fake_runtime import CallTool, Finish, Write
+    from orchestrator.domain.payload import find_payload
+    from orchestrator.domain.roles import Role
+
+    def payload(spec: Any) -> dict[str, Any]:
+        found = find_payload(spec.user_prompt)
+        assert found is not None, spec.user_prompt[:300]
+        return found
+
+    def simple_worker(spec: Any) -> list[Any]:
+        wo = payload(spec)["wo"]
+        return [
+            Write(f"wo/{wo['id']}.txt", f"{wo['title']}\n"),
+            CallTool("report_result", {"status": "done", "summary": f"did {wo['id']}"}),
+            Finish(cost_usd=0.01, input_tokens=100, output_tokens=10),
+        ]
+
+    def script(spec: Any) -> list[Any]:
+        if spec.role is Role.WORKER:
+            return (worker or simple_worker)(spec)
+        if spec.role is Role.PROJECT:
+            data = payload(spec)
+            ids = [w["id"] for w in data["ready_work_orders"]]
+            return [
+                CallTool(
+                    "choose_work_orders",
+                    {"track_id": data["track"]["id"], "wo_ids": ids, "reason": "in order"},
+                ),
+                Finish(),
+            ]
+        tracks = [t["id"] for t in payload(spec)["tracks"]]
+        weights = [{"track_id": t, "weight": 1.0} for t in tracks]
+        return [
+            CallTool("set_track_priorities", {"weights": weights, "reason": "equal"}),
+            Finish(),
+        ]
+
+    return script
+
+
+def fake_backend(runtime: Any) -> Any:
+    from orchestrator.daemon.backend import Backend
+
+    return Backend(runtime=runtime, session_env={})
+
+
+def fake_context(home: RecoveryHome, store: SQLiteStore, runtime: Any) -> Any:
+    """A daemon context for calling ``recover(ctx)`` directly (the caller holds no lease)."""
+    import anyio
+    import structlog
+
+    from orchestrator.daemon.context import DaemonContext, RunOptions
+
+    return DaemonContext(
+        settings=home.settings,
+        store=store,
+        runtime=runtime,
+        daemon_id="daemon-test-recover",
+        options=RunOptions(max_agents=8),
+        limiter=anyio.CapacityLimiter(8),
+        log=structlog.get_logger("orchestrator.daemon"),
+    )
