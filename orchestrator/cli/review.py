@@ -13,8 +13,7 @@ import typer
 
 from orchestrator.cli.context import AppContext, emit_json
 from orchestrator.domain.errors import AgentError, ValidationError
-from orchestrator.domain.organization import OrganizeMode, ProposalStatus
-from orchestrator.domain.proposal import Proposal
+from orchestrator.domain.organization import OrganizeMode, Proposal, ProposalStatus
 from orchestrator.domain.proposal_diff import ProposalDiff, diff_proposal
 
 app = typer.Typer(
@@ -55,7 +54,7 @@ def organize(
     outcome = anyio.run(run_organize, settings, store, project_id, parsed)
     console = app_ctx.console
     if outcome.nothing_to_do:
-        console.print(f"Nothing to organize in {project_id}: every work order has a track.")
+        console.print(f"Nothing to organize in {project_id}: no work order is waiting for a track.")
         return
     if outcome.proposal_id is None:
         raise AgentError(f"organizer run {outcome.run_id}: {outcome.error}")
@@ -233,7 +232,8 @@ def _track_lines(proposal: Proposal, diff: ProposalDiff) -> list[str]:
             lines.append(f"  ^ moved {track_id} under {after} (was {before or 'top level'})")
     lines.extend(f"  > merged {i} into {into}" for i, into in diff.merged)
     lines.extend(f"  < split {i} into {', '.join(into)}" for i, into in diff.split)
-    lines.extend(f"  - cancelled {i}" for i in diff.cancelled)
+    merged = {i for i, _ in diff.merged}
+    lines.extend(f"  - cancelled {i}" for i in diff.cancelled if i not in merged)
     return lines
 
 

@@ -29,10 +29,11 @@ from orchestrator.domain.organization import (
     MAX_TOP_LEVEL_TRACKS,
     OrganizeMode,
     OrgState,
+    ProposalRejectedError,
     ProposalStatus,
 )
 from orchestrator.domain.organize_context import OrganizeContext, build_context
-from orchestrator.domain.proposal import ProposalRejectedError, validate_proposal
+from orchestrator.domain.proposal import validate_proposal
 from orchestrator.domain.proposal_diff import plan_application
 from orchestrator.domain.roles import Role
 
@@ -196,7 +197,10 @@ async def run_organizer(
         # Nothing to place (e.g. every new WO came from a project agent, already in a track).
         await anyio.to_thread.run_sync(store.consume_new_wos, project, consumed)
         return OrganizeOutcome(project, mode, nothing_to_do=True)
-    context = build_context(state, mode, budget=settings.context_token_budget)
+    # Thousands of WOs take a moment to summarize: off the event loop.
+    context = await anyio.to_thread.run_sync(
+        lambda: build_context(state, mode, budget=settings.context_token_budget)
+    )
     run = await anyio.to_thread.run_sync(
         lambda: store.start_run(Role.ORGANIZER, ctx.daemon_id, project_id=project)
     )

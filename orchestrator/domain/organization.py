@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
+from orchestrator.domain.errors import ValidationError
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
 
 #: The hard limit of top-level tracks per project. Why 8 (seeds/003, WO-2026-108): "FRONTEND
@@ -38,8 +40,6 @@ class OrganizeMode(StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> OrganizeMode:
-        from orchestrator.domain.errors import ValidationError
-
         try:
             return cls(value.lower())
         except ValueError:
@@ -137,3 +137,67 @@ class OrgState:
         for wo in sorted(self.work_orders, key=lambda w: w.id):
             digest.update(f"W\0{wo.id}\0{','.join(sorted(wo.tracks))}\n".encode())
         return digest.hexdigest()[:32]
+
+
+class ProposalRejectedError(ValidationError):
+    """A proposal broke the rules; ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"- {p}" for p in problems)
+        super().__init__(
+            f"propose_tracks rejected ({len(problems)} problems); fix them all and call "
+            f"propose_tracks again with the whole proposal:\n{lines}"
+        )
+
+
+@dataclass(frozen=True)
+class ProposedTrack:
+    key: str
+    name: str
+    goal: str
+    type: str
+    #: A proposal key or an existing track id; None for top level.
+    parent: str | None
+    status: str
+    existing: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "goal": self.goal,
+            "type": self.type,
+            "parent": self.parent,
+            "status": self.status,
+            "existing": self.existing,
+        }
+
+
+@dataclass(frozen=True)
+class Proposal:
+    mode: OrganizeMode
+    tracks: tuple[ProposedTrack, ...]
+    #: WO id -> the proposal keys / existing track ids it belongs to afterwards.
+    assignments: dict[str, tuple[str, ...]]
+    recommendations: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode.value,
+            "tracks": [t.to_json() for t in self.tracks],
+            "assignments": [
+                {"wo_id": wo, "tracks": list(targets)}
+                for wo, targets in sorted(self.assignments.items())
+            ],
+            "recommendations": list(self.recommendations),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Proposal:
+        return cls(
+            mode=OrganizeMode(data["mode"]),
+            tracks=tuple(ProposedTrack(**t) for t in data.get("tracks", [])),
+            assignments={a["wo_id"]: tuple(a["tracks"]) for a in data.get("assignments", [])},
+            recommendations=tuple(data.get("recommendations", [])),
+        )

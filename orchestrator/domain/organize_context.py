@@ -45,6 +45,8 @@ UNTAGGED = "(untagged)"
 OTHER = "(other)"
 #: Room kept for the merged ``(other)`` groups when capping (characters per group).
 _OTHER_GROUP_CHARS = 120
+#: Fewer characters than any listed WO entry takes ({"id": "WO-2026-001", "status": ...}).
+_MIN_WO_CHARS = 60
 
 
 def estimate_tokens(text: str) -> int:
@@ -108,21 +110,20 @@ def build_context(
     focus = {w.id for w in state.to_place(mode)}
     built: OrganizeContext | None = None
     for level in LEVELS:
-        built = _build(state, mode, focus, level, budget, max_top_level)
+        listed, grouped = _split(state, focus, level)
+        # Rendering 10,000 entries only to find they cannot fit is the slow part: skip a
+        # level whose listed WOs alone are sure to exceed the budget.
+        if level is not LEVELS[-1] and len(listed) * _MIN_WO_CHARS > budget * CHARS_PER_TOKEN:
+            continue
+        built = _build(state, mode, focus, level, listed, grouped, budget, max_top_level)
         if built.fits:
             return built
     assert built is not None
     return built
 
 
-def _build(
-    state: OrgState,
-    mode: OrganizeMode,
-    focus: set[str],
-    level: _Level,
-    budget: int,
-    max_top_level: int,
-) -> OrganizeContext:
+def _split(state: OrgState, focus: set[str], level: _Level) -> tuple[list[WOInfo], list[WOInfo]]:
+    """(WOs listed one by one, WOs counted in groups) at ``level``."""
     listed: list[WOInfo] = []
     grouped: list[WOInfo] = []
     for wo in sorted(state.work_orders, key=lambda w: w.id):
@@ -133,6 +134,19 @@ def _build(
             and (level.list_focus or not in_focus)
         )
         (listed if wanted else grouped).append(wo)
+    return listed, grouped
+
+
+def _build(
+    state: OrgState,
+    mode: OrganizeMode,
+    focus: set[str],
+    level: _Level,
+    listed: list[WOInfo],
+    grouped: list[WOInfo],
+    budget: int,
+    max_top_level: int,
+) -> OrganizeContext:
     counts = state.wo_counts()
     payload: dict[str, Any] = {
         "kind": "organize",

@@ -11,88 +11,33 @@ Every problem is collected, so the agent can fix them all in one more attempt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from orchestrator.domain.errors import IllegalTransitionError, ValidationError
 from orchestrator.domain.ids import slugify
-from orchestrator.domain.lifecycle import TrackStatus, WOStatus, check_transition
+from orchestrator.domain.lifecycle import (
+    TRACK_TRANSITIONS,
+    TrackStatus,
+    WOStatus,
+    check_transition,
+)
 from orchestrator.domain.models import TrackType
 from orchestrator.domain.organization import (
     ALLOW_NESTED_SUB_TRACKS,
     MAX_TOP_LEVEL_TRACKS,
     OrganizeMode,
     OrgState,
+    Proposal,
+    ProposalRejectedError,
+    ProposedTrack,
 )
+from orchestrator.domain.proposal_structure import check_structure
 
 #: Statuses a new track may start in: a human (or the daemon, for ready) takes it from there.
 NEW_TRACK_STATUSES = (TrackStatus.DRAFT.value, TrackStatus.READY.value)
 #: Problems of one kind listed by name in an error; the rest are counted.
 _LISTED = 20
-
-
-class ProposalRejectedError(ValidationError):
-    """A proposal broke the rules; ``problems`` lists each one."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        lines = "\n".join(f"- {p}" for p in problems)
-        super().__init__(
-            f"propose_tracks rejected ({len(problems)} problems); fix them all and call "
-            f"propose_tracks again with the whole proposal:\n{lines}"
-        )
-
-
-@dataclass(frozen=True)
-class ProposedTrack:
-    key: str
-    name: str
-    goal: str
-    type: str
-    #: A proposal key or an existing track id; None for top level.
-    parent: str | None
-    status: str
-    existing: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "name": self.name,
-            "goal": self.goal,
-            "type": self.type,
-            "parent": self.parent,
-            "status": self.status,
-            "existing": self.existing,
-        }
-
-
-@dataclass(frozen=True)
-class Proposal:
-    mode: OrganizeMode
-    tracks: tuple[ProposedTrack, ...]
-    #: WO id -> the proposal keys / existing track ids it belongs to afterwards.
-    assignments: dict[str, tuple[str, ...]]
-    recommendations: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode.value,
-            "tracks": [t.to_json() for t in self.tracks],
-            "assignments": [
-                {"wo_id": wo, "tracks": list(targets)}
-                for wo, targets in sorted(self.assignments.items())
-            ],
-            "recommendations": list(self.recommendations),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Proposal:
-        return cls(
-            mode=OrganizeMode(data["mode"]),
-            tracks=tuple(ProposedTrack(**t) for t in data.get("tracks", [])),
-            assignments={a["wo_id"]: tuple(a["tracks"]) for a in data.get("assignments", [])},
-            recommendations=tuple(data.get("recommendations", [])),
-        )
 
 
 def _listed(items: list[str]) -> str:
@@ -113,13 +58,19 @@ def validate_proposal(
     """The normalized proposal, or ``ProposalRejectedError`` listing every problem.
 
     ``refs`` are the group refs of the context the agent was given (``group:TAG:STATUS``
-    standing for the ids of a group).
+    standing for the ids of a group). A new track named like a live track of the project
+    means that track (names are unique per project). In initial and reorg mode, a live track
+    the proposal does not list and leaves without WOs or sub-tracks was merged away: it is
+    cancelled when its lifecycle allows (draft, failed), else kept.
     """
     problems: list[str] = []
-    tracks, parent_given = _tracks(state, args.get("tracks") or [], problems)
+    tracks, parent_given, aliases = _tracks(state, args.get("tracks") or [], problems)
     by_key = {t.key: t for t in tracks}
-    _structure(state, mode, tracks, parent_given, max_top_level, allow_nested, problems)
-    assignments = _assignments(state, mode, by_key, args.get("assignments") or [], refs, problems)
+    raw_assignments = args.get("assignments") or []
+    assignments = _assignments(state, mode, by_key, raw_assignments, refs, aliases, problems)
+    if mode is not OrganizeMode.INCREMENTAL:
+        tracks.extend(_merged_away(state, tracks, assignments))
+    check_structure(state, mode, tracks, parent_given, max_top_level, allow_nested, problems)
     recommendations = tuple(str(r) for r in args.get("recommendations") or [] if str(r).strip())
     if not tracks and not assignments and not recommendations:
         problems.append("the proposal is empty: propose tracks and assignments")
@@ -130,11 +81,14 @@ def validate_proposal(
 
 def _tracks(
     state: OrgState, raw_tracks: list[Any], problems: list[str]
-) -> tuple[list[ProposedTrack], set[str]]:
-    """Normalized track entries, and the keys whose entry set ``parent`` explicitly."""
+) -> tuple[list[ProposedTrack], set[str], dict[str, str]]:
+    """Normalized track entries, the keys whose entry set ``parent`` explicitly, and the
+    aliases (a new key named like a live track -> that track's id)."""
     tracks: list[ProposedTrack] = []
     parent_given: set[str] = set()
+    aliases: dict[str, str] = {}
     seen: set[str] = set()
+    live_names = {t.name: t for t in state.live_tracks}
     for raw in raw_tracks:
         if not isinstance(raw, dict):
             problems.append("every track entry must be an object")
@@ -143,18 +97,26 @@ def _tracks(
         if not key:
             problems.append("a track entry has no key")
             continue
-        if key in seen:
+        if key in seen or key in aliases:
             problems.append(f"track key {key!r} is used twice")
             continue
-        seen.add(key)
+        name = slugify(str(raw.get("name") or key), max_len=64)
         current = state.track(key)
+        wanted_status = raw.get("status")
+        if current is None and name in live_names and live_names[name].id not in seen:
+            current = live_names[name]
+            aliases[key] = current.id
+            key = current.id
+            # The agent took it for a new track: a new track's status means nothing here.
+            if str(wanted_status).lower() != TrackStatus.CANCELLED.value:
+                wanted_status = None
+        seen.add(key)
         if current is not None and current.retired:
             problems.append(f"track {key} is {current.status}: give a new track a new key")
             continue
         if "parent" in raw:
             parent_given.add(key)
         parent = str(raw.get("parent") or "").strip() or None
-        name = slugify(str(raw.get("name") or key), max_len=64)
         goal = " ".join(str(raw.get("goal") or "").split())
         if current is not None:
             tracks.append(
@@ -164,7 +126,7 @@ def _tracks(
                     goal=goal or current.goal,
                     type=current.type,
                     parent=parent if key in parent_given else current.parent,
-                    status=_existing_status(key, current.status, raw.get("status"), problems),
+                    status=_existing_status(key, current.status, wanted_status, problems),
                     existing=True,
                 )
             )
@@ -181,8 +143,47 @@ def _tracks(
                 f"not {status!r}"
             )
         tracks.append(ProposedTrack(key, name, goal, track_type, parent, status, existing=False))
+    if aliases:
+        tracks = [replace(t, parent=aliases.get(t.parent or "", t.parent)) for t in tracks]
     _names(state, tracks, problems)
-    return tracks, parent_given
+    return tracks, parent_given, aliases
+
+
+def _merged_away(
+    state: OrgState, tracks: list[ProposedTrack], assignments: dict[str, tuple[str, ...]]
+) -> list[ProposedTrack]:
+    """Cancel entries for unlisted live tracks left without WOs and sub-tracks."""
+    listed = {t.key for t in tracks}
+    holding = {t for w in state.work_orders for t in assignments.get(w.id, w.tracks)}
+    parents = {t.id: t.parent for t in state.live_tracks} | {t.key: t.parent for t in tracks}
+    emptied = {t.id for t in state.live_tracks if t.id not in listed and t.id not in holding}
+    # A parent counts as emptied only once all of its sub-tracks are (two levels at most,
+    # but a hand-made deeper tree settles too).
+    changed = True
+    while changed:
+        changed = False
+        for track_id in sorted(emptied):
+            if any(p == track_id and c not in emptied for c, p in parents.items()):
+                emptied.discard(track_id)
+                changed = True
+    merged = []
+    for track_id in sorted(emptied):
+        track = state.track(track_id)
+        assert track is not None
+        allowed = TRACK_TRANSITIONS[TrackStatus(track.status)]
+        if TrackStatus.CANCELLED in allowed:
+            merged.append(
+                ProposedTrack(
+                    track.id,
+                    track.name,
+                    track.goal,
+                    track.type,
+                    track.parent,
+                    TrackStatus.CANCELLED.value,
+                    existing=True,
+                )
+            )
+    return merged
 
 
 def _existing_status(key: str, current: str, wanted: Any, problems: list[str]) -> str:
@@ -205,104 +206,22 @@ def _existing_status(key: str, current: str, wanted: Any, problems: list[str]) -
 
 def _names(state: OrgState, tracks: list[ProposedTrack], problems: list[str]) -> None:
     """Track names are unique per project (retired tracks keep theirs)."""
-    owner = {t.name: t.id for t in state.tracks}
+    owner = {t.name: t for t in state.tracks}
     claimed: dict[str, str] = {}
     for track in tracks:
-        unchanged = track.existing and owner.get(track.name) == track.key
-        if unchanged:
-            continue
         holder = owner.get(track.name)
-        if holder is not None and holder != track.key:
-            hint = "" if track.existing else f" (to reuse it, use key {holder!r})"
-            problems.append(f"track {track.key}: name {track.name!r} is taken by {holder}{hint}")
+        if track.existing and holder is not None and holder.id == track.key:
+            continue
+        if holder is not None:
+            problems.append(
+                f"track {track.key}: name {track.name!r} is taken by track {holder.id} "
+                f"({holder.status}); choose another name"
+            )
         elif track.name in claimed:
             problems.append(
                 f"tracks {claimed[track.name]} and {track.key} would both be named {track.name!r}"
             )
         claimed[track.name] = track.key
-
-
-def _structure(
-    state: OrgState,
-    mode: OrganizeMode,
-    tracks: list[ProposedTrack],
-    parent_given: set[str],
-    max_top_level: int,
-    allow_nested: bool,
-    problems: list[str],
-) -> None:
-    """Parents exist, form no cycle, nest one level, and leave at most ``max_top_level``."""
-    parents: dict[str, str | None] = {t.id: t.parent for t in state.live_tracks}
-    cancelled = set()
-    for track in tracks:
-        parents[track.key] = track.parent
-        if track.status == TrackStatus.CANCELLED.value:
-            cancelled.add(track.key)
-    for track in tracks:
-        if track.parent is None or (track.existing and track.key not in parent_given):
-            continue
-        if track.parent == track.key:
-            problems.append(f"track {track.key} cannot be its own parent (parent cycle)")
-        elif track.parent not in parents:
-            problems.append(f"track {track.key}: unknown parent {track.parent!r}")
-        elif track.parent in cancelled:
-            problems.append(f"track {track.key}: parent {track.parent} is being cancelled")
-    for key, parent in parents.items():
-        if key in cancelled:
-            continue
-        if parent in cancelled:
-            problems.append(f"track {key} would be a sub-track of cancelled track {parent}")
-    cycles = _cycles(parents)
-    for cycle in cycles:
-        problems.append("parent cycle: " + " -> ".join([*cycle, cycle[0]]))
-    in_cycle = {k for c in cycles for k in c}
-    # Only what the proposal places is judged: a user may have nested deeper by hand.
-    touched = {t.key for t in tracks if not t.existing or t.key in parent_given}
-    if not allow_nested:
-        for key, parent in sorted(parents.items()):
-            if parent is None or key in in_cycle or key in cancelled:
-                continue
-            if parents.get(parent) is None or not {key, parent} & touched:
-                continue
-            problems.append(
-                f"track {key} would be a sub-track of sub-track {parent}: sub-tracks sit "
-                f"directly below a top-level track (attach it to {_root(parents, parent)})"
-            )
-    top = sorted(k for k, p in parents.items() if p is None and k not in cancelled)
-    before = sum(1 for t in state.live_tracks if t.parent is None)
-    # An incremental run may not restructure, so it is only held to not adding lanes.
-    grows = len(top) > before or mode is not OrganizeMode.INCREMENTAL
-    if len(top) > max_top_level and grows:
-        problems.append(
-            f"the structure would have {len(top)} top-level tracks ({', '.join(top)}): at most "
-            f"{max_top_level} top-level tracks are allowed; merge tracks or make some of them "
-            "sub-tracks (set parent)"
-        )
-
-
-def _root(parents: dict[str, str | None], key: str) -> str:
-    seen = {key}
-    while (parent := parents.get(key)) is not None and parent not in seen:
-        seen.add(parent)
-        key = parent
-    return key
-
-
-def _cycles(parents: dict[str, str | None]) -> list[list[str]]:
-    """Each parent cycle once, starting at its smallest key."""
-    found: dict[tuple[str, ...], list[str]] = {}
-    for start in sorted(parents):
-        path: list[str] = []
-        node: str | None = start
-        while node is not None and node in parents and node not in path:
-            path.append(node)
-            node = parents[node]
-        if node is not None and node in path:
-            cycle = path[path.index(node) :]
-            pivot = cycle.index(min(cycle))
-            cycle = cycle[pivot:] + cycle[:pivot]
-            found.setdefault(tuple(cycle), cycle)
-    return list(found.values())
 
 
 def _assignments(
@@ -311,6 +230,7 @@ def _assignments(
     by_key: dict[str, ProposedTrack],
     raw_assignments: list[Any],
     refs: dict[str, tuple[str, ...]] | None,
+    aliases: dict[str, str],
     problems: list[str],
 ) -> dict[str, tuple[str, ...]]:
     refs = refs or {}
@@ -329,7 +249,8 @@ def _assignments(
         if ids is None:
             unknown_wos.append(ref or "(empty)")
             continue
-        targets = {str(t).strip() for t in raw.get("tracks") or [] if str(t).strip()}
+        named = [str(t).strip() for t in raw.get("tracks") or [] if str(t).strip()]
+        targets = {aliases.get(t, t) for t in named}
         if not targets:
             problems.append(f"{ref}: assign it to at least one track")
         for target in sorted(targets):

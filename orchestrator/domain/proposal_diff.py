@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.domain.lifecycle import TrackStatus
-from orchestrator.domain.organization import OrganizeMode, OrgState
-from orchestrator.domain.proposal import Proposal, ProposedTrack
+from orchestrator.domain.organization import OrganizeMode, OrgState, Proposal, ProposedTrack
 
 
 @dataclass(frozen=True)

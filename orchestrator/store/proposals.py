@@ -17,11 +17,11 @@ from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.organization import (
     OrganizeMode,
     OrgState,
+    Proposal,
     ProposalStatus,
     TrackInfo,
     WOInfo,
 )
-from orchestrator.domain.proposal import Proposal
 from orchestrator.domain.proposal_diff import Plan, plan_application
 from orchestrator.store.tables import (
     ProjectRow,
