@@ -327,6 +327,10 @@ class ClaudeRun:
         return f" | stderr: {text}" if text else ""
 
     def _record_processes(self) -> bool:
+        if self._procs:
+            # Found once is enough: whatever the CLI spawns later is reached through its tree,
+            # and each scan reads the environment of every child process.
+            return True
         for proc in find_cli_processes(self._token):
             if proc.pid not in self._procs:
                 self._procs[proc.pid] = proc
