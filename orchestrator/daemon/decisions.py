@@ -105,7 +105,9 @@ async def run_global_agent(ctx: DaemonContext, reason: str) -> None:
     work = await anyio.to_thread.run_sync(lambda: store.track_work(PLANNED_STATUSES))
     if not work:
         return
-    run = await anyio.to_thread.run_sync(lambda: store.start_run(Role.GLOBAL, ctx.daemon_id))
+    # Shielded: a stop that cut in here would leave the new run live; _settle settles it.
+    with anyio.CancelScope(shield=True):
+        run = await anyio.to_thread.run_sync(lambda: store.start_run(Role.GLOBAL, ctx.daemon_id))
     tools = GlobalTools(ctx, run.id, {w.track.id for w in work})
     payload = global_payload(work, ctx.options.budget_usd)
     spec = make_spec(
@@ -211,11 +213,15 @@ async def run_project_agent(ctx: DaemonContext, work: TrackWork) -> list[str]:
             "reason": directive_row.reason,
         }
     )
-    run = await anyio.to_thread.run_sync(
-        lambda: store.start_run(
-            Role.PROJECT, ctx.daemon_id, project_id=work.track.project_id, track_id=work.track.id
+    with anyio.CancelScope(shield=True):  # as in run_global_agent
+        run = await anyio.to_thread.run_sync(
+            lambda: store.start_run(
+                Role.PROJECT,
+                ctx.daemon_id,
+                project_id=work.track.project_id,
+                track_id=work.track.id,
+            )
         )
-    )
     tools = ProjectTools(ctx, run.id, work)
     payload = project_payload(ctx, work, directive)
     spec = make_spec(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import anyio
 
 from orchestrator.daemon.context import DaemonContext
-from orchestrator.domain.errors import GitError, MergeConflictError
+from orchestrator.domain.errors import GitError, IllegalTransitionError, MergeConflictError
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.tables import TrackRow
@@ -19,6 +19,10 @@ from orchestrator.store.tables import TrackRow
 def finish_track_sync(ctx: DaemonContext, track: TrackRow) -> TrackStatus:
     """Merge and complete ``track``; returns its new status (completed or paused)."""
     store = ctx.store
+    current = store.get_track(track.id)
+    if current.status != TrackStatus.ACTIVE.value:
+        # Finished already (a track step and a dispatch round may both try): nothing to do.
+        return TrackStatus(current.status)
     project = store.get_project(track.project_id)
     repo = GitRepo(project.path)
     try:
@@ -40,9 +44,13 @@ def finish_track_sync(ctx: DaemonContext, track: TrackRow) -> TrackStatus:
         store.set_track_status(track.id, TrackStatus.PAUSED, reason=reason, blocked_reason=reason)
         ctx.log.warning("track_blocked", track_id=track.id, reason=reason)
         return TrackStatus.PAUSED
-    store.set_track_status(
-        track.id, TrackStatus.COMPLETED, reason="all work orders done", merged_commit=merged
-    )
+    try:
+        store.set_track_status(
+            track.id, TrackStatus.COMPLETED, reason="all work orders done", merged_commit=merged
+        )
+    except IllegalTransitionError:
+        # Completed by the other finisher between our check and here (the merge was a no-op).
+        return TrackStatus(store.get_track(track.id).status)
     ctx.log.info("track_completed", track_id=track.id, merged_commit=merged)
     return TrackStatus.COMPLETED
 

@@ -13,7 +13,9 @@ itself killed is simply run again:
   CLI's own file is gone);
 - worktrees of live tracks are repaired: stale ``index.lock`` removed when no process holds
   it, registrations pruned, missing or half-created worktrees re-created from their branch,
-  and the newest verified checkpoint snapshot restored into a re-created one.
+  and the newest verified checkpoint snapshot restored into a re-created one;
+- what an interrupted session left in its (repaired) worktree is kept as a checkpoint
+  (reason ``recovered``): the dead daemon could not write one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import anyio
 
 from orchestrator.agents.processes import end_process_tree, find_agent_processes
+from orchestrator.daemon.checkpoints import write_checkpoint_sync
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.worker_run import WO_TRAILER
 from orchestrator.daemon.workspace import worktree_path
@@ -103,6 +106,29 @@ def settle_run(store: SQLiteStore, run: AgentRunRow) -> RecoveryAction:
     return planned
 
 
+def checkpoint_recovered(store: SQLiteStore, run: AgentRunRow) -> None:
+    """Keep what a crashed worker session left in its (repaired) worktree as a checkpoint:
+    the daemon could not write one when it died. Reason ``recovered``."""
+    if run.track_id is None or run.wo_id is None:
+        return
+    track = store.get_track(run.track_id)
+    if not track.worktree_path or not Path(track.worktree_path).is_dir():
+        return
+    project = store.get_project(track.project_id)
+    write_checkpoint_sync(
+        store,
+        GitRepo(project.path),
+        track.id,
+        Path(track.worktree_path),
+        run_id=run.id,
+        wo_id=run.wo_id,
+        attempt=run.attempt,
+        session_id=run.session_id,
+        cost_usd=run.cost_usd,
+        reason="recovered",
+    )
+
+
 def repair_worktrees(
     store: SQLiteStore, workspaces: Path, log: Any, only: set[str] | None = None
 ) -> list[str]:
@@ -168,6 +194,7 @@ async def recover(
     await end_orphans(ctx.settings.owner_id, ctx.log)
     runs = await anyio.to_thread.run_sync(lambda: interrupted_runs(store, ctx.daemon_id))
     actions = []
+    settled: list[AgentRunRow] = []
     for run in runs:
         if (only_run and run.id != only_run) or (only_track and run.track_id != only_track):
             continue
@@ -178,6 +205,8 @@ async def recover(
             continue
         ctx.log.info("run_recovered", run_id=run.id, action=action.action)
         actions.append(asdict(action))
+        if not action.action.startswith("mark done"):
+            settled.append(run)
     # `--run` / `--track` recover just that one: other tracks' worktrees are left alone.
     only: set[str] | None = None
     if only_track is not None:
@@ -190,5 +219,10 @@ async def recover(
     )
     for note in notes:
         ctx.log.info("worktree_repaired", note=note)
+    for run in settled:
+        try:
+            await anyio.to_thread.run_sync(checkpoint_recovered, store, run)
+        except OrchestratorError as exc:
+            ctx.log.error("recover_checkpoint_failed", run_id=run.id, error=str(exc))
     await anyio.to_thread.run_sync(store.release_orphaned_claims)
     return actions

@@ -7,6 +7,8 @@ are committed as they stream, at most every few seconds, and exactly at the end.
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -21,11 +23,23 @@ from orchestrator.agents.prompts import system_prompt, user_prompt
 from orchestrator.agents.protocol import AgentRun, SessionSpec, ToolHandler
 from orchestrator.agents.runner import run_session
 from orchestrator.daemon.context import DaemonContext
+from orchestrator.domain.errors import TransientAgentError
 from orchestrator.domain.roles import Role
 from orchestrator.store.session_store import SQLiteSessionStore
 
+#: What a CLI session id looks like (a UUID); anything else is never used in a path.
+_SESSION_ID_RE = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
 #: Seconds between commits of a live run's streaming cost and tokens.
 USAGE_COMMIT_INTERVAL_S = 2.0
+
+
+class ModelUnavailableError(TransientAgentError):
+    """The model answered 5xx/529 (an outage) until the retries gave up.
+
+    The work waits for the model to come back, it does not fail: the WO goes back in line
+    with its attempt not counted, and the next dispatch resumes the session.
+    """
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,32 @@ def make_spec(
     )
 
 
+def carry_transcript(ctx: DaemonContext, session_id: str, config_dir: Path) -> bool:
+    """Copy the CLI's own transcript of ``session_id`` into ``config_dir`` before a resume.
+
+    Each run has its own CLAUDE_CONFIG_DIR, and the CLI resumes only from a transcript under
+    its own: the newest copy (from the latest run of the session that has one) comes along.
+    Our mirror in the SessionStore may lag behind it (the SDK writes it at each result, so a
+    daemon killed mid-session left none); when the mirror has the session, the SDK resumes
+    from the mirror instead. Returns whether a transcript was found.
+    """
+    if not _SESSION_ID_RE.fullmatch(session_id):
+        return False
+    root = ctx.settings.state_dir / "claude-config"
+    for run_id in ctx.store.session_runs(session_id):
+        found = sorted((root / run_id / "projects").glob(f"*/{session_id}.jsonl"))
+        if not found:
+            continue
+        if (root / run_id).resolve() == config_dir.resolve():
+            return True
+        for source in found:
+            target = config_dir / "projects" / source.parent.name / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        return True
+    return False
+
+
 async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> AgentOutcome:
     """Run ``spec`` to its end through the runtime's retry loop, recording as it streams.
 
@@ -88,6 +128,8 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
     seen_messages: set[str] = set()
     # Our estimate of what the session spent, for when it ends without an outcome.
     estimated = {"usd": 0.0}
+    # The HTTP status of the last failed model request (5xx, 529: the model is down).
+    outage: dict[str, int | None] = {"status": None}
 
     async def on_event(event: AgentEvent) -> None:
         fields: dict[str, Any] = {}
@@ -105,6 +147,7 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
                 tokens["last_commit"] = time.monotonic()
                 fields = {"input_tokens": tokens["input"], "output_tokens": tokens["output"]}
         elif isinstance(event, Result):
+            outage["status"] = event.api_error_status if event.is_error else None
             fields = {
                 "input_tokens": event.input_tokens
                 + event.cache_read_tokens
@@ -120,7 +163,7 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
 
     try:
         outcome = await run_session(ctx.runtime, spec, on_event=on_event, on_attempt=on_attempt)
-    except BaseException:
+    except BaseException as exc:
         # Cut off (a limit, an error, a stop): what it spent still counts against the
         # per-WO cap and the run's budget.
         if estimated["usd"] > 0:
@@ -128,6 +171,9 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
                 await anyio.to_thread.run_sync(
                     partial(store.record_run, run_id, cost_usd=estimated["usd"])
                 )
+        status = outage["status"]
+        if type(exc) is TransientAgentError and status is not None and status >= 500:
+            raise ModelUnavailableError(f"the model is unavailable: {exc}") from exc
         raise
     finally:
         ctx.live.pop(run_id, None)

@@ -54,6 +54,12 @@ def stuck_reason(work: TrackWork) -> str | None:
     return f"{detail} (see `orch wo list --track {work.track.id}`, then `orch track resume`)"
 
 
+def over_budget(work: TrackWork) -> bool:
+    """A track the global agent gave a budget (set_track_budget) gets no slot once spent."""
+    budget = work.track.budget_usd
+    return budget is not None and work.cost_usd >= budget
+
+
 class Supervisor:
     def __init__(self, ctx: DaemonContext) -> None:
         self.ctx = ctx
@@ -213,9 +219,13 @@ class Supervisor:
         state = self.state
         work = await anyio.to_thread.run_sync(lambda: ctx.store.track_work())
         for done in work:
-            if done.total and not done.unfinished and done.track.id not in state.track_scopes:
-                # Its last WOs were settled outside a track step (by recovery): finish it.
-                await finish_track(ctx, done.track)
+            if not done.total or done.unfinished:
+                continue
+            # Its last WOs were settled outside a track step (by recovery): finish it, unless
+            # a step finished it meanwhile (``work`` may be stale by now).
+            fresh = await anyio.to_thread.run_sync(ctx.store.get_track, done.track.id)
+            if fresh.status == TrackStatus.ACTIVE.value and fresh.id not in state.track_scopes:
+                await finish_track(ctx, fresh)
                 self._want_global("track finished")
         in_use = (
             len(state.track_scopes)
@@ -224,7 +234,9 @@ class Supervisor:
         )
         free = ctx.options.max_agents - in_use
         candidates = {
-            w.track.id: w for w in work if w.startable and w.track.id not in state.track_scopes
+            w.track.id: w
+            for w in work
+            if w.startable and w.track.id not in state.track_scopes and not over_budget(w)
         }
         chosen = choose_tracks(
             [

@@ -28,7 +28,12 @@ from orchestrator.agents.protocol import ToolReply
 from orchestrator.daemon.checkpoints import write_checkpoint
 from orchestrator.daemon.checks import run_check
 from orchestrator.daemon.context import DaemonContext
-from orchestrator.daemon.sessions import drive_session, make_spec
+from orchestrator.daemon.sessions import (
+    ModelUnavailableError,
+    carry_transcript,
+    drive_session,
+    make_spec,
+)
 from orchestrator.domain.errors import AgentError, RateLimitedError
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.roles import Role
@@ -100,76 +105,74 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
     repo = GitRepo(project.path)
     worktree = Path(track.worktree_path or "")
     resumable = await anyio.to_thread.run_sync(lambda: store.resumable_run(wo_id))
-    run = await anyio.to_thread.run_sync(
-        lambda: store.claim_work_order(
-            wo_id, track.id, ctx.daemon_id, resumed_from=resumable.id if resumable else None
+    # From the claim until the session's own cancel handling takes over, a stop must not
+    # cut in: the claimed run would be left live (it is delivered at the session instead).
+    with anyio.CancelScope(shield=True):
+        run = await anyio.to_thread.run_sync(
+            lambda: store.claim_work_order(
+                wo_id, track.id, ctx.daemon_id, resumed_from=resumable.id if resumable else None
+            )
         )
-    )
-    row, wo, _tracks = await anyio.to_thread.run_sync(lambda: store.get_work_order(wo_id))
-    log = ctx.log.bind(run_id=run.id, track_id=track.id, wo_id=wo_id)
-    await write_checkpoint(
-        store,
-        repo,
-        track.id,
-        worktree,
-        run_id=run.id,
-        wo_id=wo_id,
-        attempt=run.attempt,
-        session_id=None,
-        cost_usd=0.0,
-        reason="wo_start",
-    )
-    cap = ctx.settings.limits.max_cost_per_wo_usd
-    spent = await anyio.to_thread.run_sync(lambda: store.wo_cost(wo_id))
-    if cap > 0 and spent >= cap:
-        why = f"cost cap of ${cap:.2f} per work order reached (${spent:.2f} spent)"
-        return await _failed_attempt(ctx, repo, worktree, run, wo_id, why, final=True)
-    tools = WorkerTools()
-    payload = worker_payload(
-        wo, track, worktree, project.check_command, run.attempt, row.last_error
-    )
-    resume_id, prompt = None, None
-    if resumable is not None and resumable.session_id:
-        resume_id = resumable.session_id
-        state = await anyio.to_thread.run_sync(lambda: _worktree_state(repo, worktree))
-        # The summary rides along so that, should the CLI be unable to resume the session,
-        # the fresh session the runtime starts instead (same prompt) knows what was done.
-        entries = await anyio.to_thread.run_sync(load_session_entries, store.engine, resume_id)
-        summary = summarize_transcript(entries)
-        payload["recovery"] = {
-            "resumed_from": resumable.id,
-            "worktree": state,
-            "previous_session_summary": summary,
-        }
-        what = resumable.error or "the daemon stopped during this session"
-        prompt = recovery_prompt(
-            f"{what}. Earlier in this session you did:\n{summary}", state, payload
+        row, wo, _tracks = await anyio.to_thread.run_sync(lambda: store.get_work_order(wo_id))
+        log = ctx.log.bind(run_id=run.id, track_id=track.id, wo_id=wo_id)
+        await write_checkpoint(
+            store,
+            repo,
+            track.id,
+            worktree,
+            run_id=run.id,
+            wo_id=wo_id,
+            attempt=run.attempt,
+            session_id=None,
+            cost_usd=0.0,
+            reason="wo_start",
         )
-    spec = make_spec(
-        ctx,
-        run.id,
-        Role.WORKER,
-        payload,
-        worktree,
-        tools,
-        resume=resume_id,
-        prompt=prompt,
-        labels={"track_id": track.id, "wo_id": wo_id},
-    )
-    if resumable is not None and resumable.session_id:
-        # The CLI keeps a session's transcript under the config dir of the run that started
-        # it; a resume from another dir finds nothing when our mirror has not caught up (the
-        # SDK mirrors at each result, so a daemon killed mid-session left none there).
-        resumed = resumable.session_id
-        origin = await anyio.to_thread.run_sync(lambda: store.session_origin_run(resumed))
-        spec = dataclasses.replace(spec, config_dir=ctx.config_dir(origin or resumable.id))
-    # This attempt may spend at most what is left of the WO's cap; when that remainder is
-    # the tighter limit, hitting it means the WO's cap is reached (no retry).
-    per_run = spec.limits.max_cost_usd
-    capped_by_wo = cap > 0 and (per_run is None or cap - spent <= per_run)
-    if capped_by_wo:
-        limits = dataclasses.replace(spec.limits, max_cost_usd=cap - spent)
-        spec = dataclasses.replace(spec, limits=limits)
+        cap = ctx.settings.limits.max_cost_per_wo_usd
+        spent = await anyio.to_thread.run_sync(lambda: store.wo_cost(wo_id))
+        if cap > 0 and spent >= cap:
+            why = f"cost cap of ${cap:.2f} per work order reached (${spent:.2f} spent)"
+            return await _failed_attempt(ctx, repo, worktree, run, wo_id, why, final=True)
+        tools = WorkerTools()
+        payload = worker_payload(
+            wo, track, worktree, project.check_command, run.attempt, row.last_error
+        )
+        resume_id, prompt = None, None
+        if resumable is not None and resumable.session_id:
+            resume_id = resumable.session_id
+            state = await anyio.to_thread.run_sync(lambda: _worktree_state(repo, worktree))
+            # The summary rides along so that, should the CLI be unable to resume the session,
+            # the fresh session the runtime starts instead (same prompt) knows what was done.
+            entries = await anyio.to_thread.run_sync(load_session_entries, store.engine, resume_id)
+            summary = summarize_transcript(entries)
+            payload["recovery"] = {
+                "resumed_from": resumable.id,
+                "worktree": state,
+                "previous_session_summary": summary,
+            }
+            what = resumable.error or "the daemon stopped during this session"
+            prompt = recovery_prompt(
+                f"{what}. Earlier in this session you did:\n{summary}", state, payload
+            )
+        spec = make_spec(
+            ctx,
+            run.id,
+            Role.WORKER,
+            payload,
+            worktree,
+            tools,
+            resume=resume_id,
+            prompt=prompt,
+            labels={"track_id": track.id, "wo_id": wo_id},
+        )
+        if resume_id is not None and spec.config_dir is not None:
+            await anyio.to_thread.run_sync(carry_transcript, ctx, resume_id, spec.config_dir)
+        # This attempt may spend at most what is left of the WO's cap; when that remainder is
+        # the tighter limit, hitting it means the WO's cap is reached (no retry).
+        per_run = spec.limits.max_cost_usd
+        capped_by_wo = cap > 0 and (per_run is None or cap - spent <= per_run)
+        if capped_by_wo:
+            limits = dataclasses.replace(spec.limits, max_cost_usd=cap - spent)
+            spec = dataclasses.replace(spec, limits=limits)
     session_id: str | None = resume_id
     cost = 0.0
     try:
@@ -179,6 +182,10 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
         except RateLimitedError as exc:
             # Parked past the cap: the work goes back in line, it does not fail.
             return await _requeue(ctx, run, wo_id, f"rate limited: {exc}")
+        except ModelUnavailableError as exc:
+            # An outage outlasted the retries: parked the same way (checkpoint, back in line,
+            # attempt not counted); the next dispatch resumes the session.
+            return await _interrupt(ctx, repo, worktree, track, run, wo_id, None, 0.0, str(exc))
         except AgentError as exc:
             at_cap = capped_by_wo and str(exc).startswith(LimitName.MAX_COST)
             why = f"agent error: {type(exc).__name__}: {exc}"

@@ -227,14 +227,16 @@ class ClaimQueries(WorkOrderQueries):
                     released.append(row.id)
         return released
 
-    def session_origin_run(self, session_id: str) -> str | None:
-        """The first run of agent session ``session_id`` (resumes keep the session id)."""
+    def session_runs(self, session_id: str) -> list[str]:
+        """The runs of agent session ``session_id``, newest first (resumes keep the id)."""
         with self.reading() as session:
-            return session.exec(
-                select(AgentRunRow.id)
-                .where(AgentRunRow.session_id == session_id)
-                .order_by(col(AgentRunRow.started_at))
-            ).first()
+            return list(
+                session.exec(
+                    select(AgentRunRow.id)
+                    .where(AgentRunRow.session_id == session_id)
+                    .order_by(col(AgentRunRow.started_at).desc())
+                )
+            )
 
     def resumable_run(self, wo_id: str) -> AgentRunRow | None:
         """The newest interrupted run of a WO that has a session to resume."""

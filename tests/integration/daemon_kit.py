@@ -7,13 +7,13 @@ scripts are functions of the session's payload.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
+from sqlmodel import col, select
 
 from orchestrator.agents.fake_runtime import CallTool, FakeRuntime, Finish, Step, Write
 from orchestrator.agents.protocol import SessionSpec
@@ -87,8 +87,6 @@ class Home:
     # -- reading state back ------------------------------------------------------------------
 
     def events(self, kind: str | None = None) -> list[EventRow]:
-        from sqlmodel import col, select
-
         with self.store.reading() as session:
             query = select(EventRow).order_by(col(EventRow.id))
             if kind is not None:
@@ -96,8 +94,6 @@ class Home:
             return list(session.exec(query))
 
     def runs(self, role: str | None = None) -> list[AgentRunRow]:
-        from sqlmodel import col, select
-
         with self.store.reading() as session:
             query = select(AgentRunRow).order_by(col(AgentRunRow.started_at))
             if role is not None:
@@ -219,22 +215,8 @@ async def run_fake(
 # -- git ---------------------------------------------------------------------------------------
 
 
-def branch_log(repo: Path, branch: str, base: str = "main") -> list[str]:
-    """Subjects of the commits on ``branch`` that are not on ``base`` (oldest first)."""
-    out = git(repo, "log", "--reverse", "--format=%s", f"{base}..{branch}")
-    return out.splitlines()
-
-
-def first_parent_log(repo: Path, ref: str = "main") -> list[str]:
-    return git(repo, "log", "--first-parent", "--format=%H %s", ref).splitlines()
-
-
 def show(repo: Path, ref: str, path: str) -> str:
     return git(repo, "show", f"{ref}:{path}")
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def replace_settings(home: Home, section: str, **values: Any) -> None:

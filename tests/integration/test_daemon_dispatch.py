@@ -13,6 +13,7 @@ from orchestrator.agents.fake_runtime import CallTool, Finish, Hang, Step
 from orchestrator.agents.protocol import SessionSpec
 from orchestrator.daemon.context import RunOptions
 from orchestrator.daemon.decisions import WO_ID_IN_TEXT_RE
+from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.roles import Role
 from tests.conftest import OrchRunner
 from tests.integration.daemon_kit import (
@@ -84,8 +85,6 @@ async def test_zero_weight_and_paused_tracks_get_no_slot(home: Path, tmp_path: P
     h.add_track("p", "run", 2)
     h.add_track("p", "zero", 2)
     paused = h.add_track("p", "held", 2)
-    from orchestrator.domain.lifecycle import TrackStatus
-
     h.store.set_track_status("held", TrackStatus.PAUSED, reason="by hand")
     await run_fake(
         h,
@@ -200,4 +199,72 @@ async def test_hanging_global_agent_holds_one_slot_and_is_ended(home: Path, tmp_
     assert report.summary["work_orders"]["done"] == 2
     (global_run,) = h.runs("global")
     assert global_run.status == "interrupted"
+    h.assert_nothing_live()
+
+
+async def test_track_budget_from_the_global_agent_is_enforced(home: Path, tmp_path: Path) -> None:
+    """set_track_budget: a track that spent its budget gets no more slots; others go on."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    h.add_track("p", "capped", 5)
+    h.add_track("p", "free", 3)
+
+    def budgets(spec: SessionSpec) -> list[Step]:
+        return [
+            CallTool(
+                "set_track_budget",
+                {"budgets": [{"track_id": "capped", "usd": 0.025}], "reason": "cap it"},
+            ),
+            *set_weights({})(spec),
+        ]
+
+    report, _ = await run_fake(h, by_role(global_=budgets))
+    # Workers cost 0.01 each: the capped track stops after the run that reaches $0.025.
+    capped = [r for r in h.runs("worker") if r.track_id == "capped"]
+    assert len(capped) == 3
+    assert h.store.get_track("capped").budget_usd == 0.025
+    assert h.store.get_track("free").status == "completed"
+    assert report.summary["work_orders"]["done"] == 3 + 3
+    h.assert_nothing_live()
+
+
+async def test_project_agent_creates_work_and_reports_progress(home: Path, tmp_path: Path) -> None:
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    wos = h.add_track("p", "t", 2)
+    created: list[str] = []
+
+    def planner(spec: SessionSpec) -> list[Step]:
+        payload = payload_of(spec)
+        steps: list[Step] = []
+        if not created:
+            created.append("yes")
+            steps.append(
+                CallTool(
+                    "create_work_order",
+                    {"title": "Follow-up found while planning", "goal": "tidy", "priority": 1},
+                )
+            )
+        steps.append(
+            CallTool(
+                "report_track_progress",
+                {"track_id": payload["track"]["id"], "summary": "half way"},
+            )
+        )
+        return [*steps, *choose_all(spec)]
+
+    _, runtime = await run_fake(
+        h, by_role(project=planner), RunOptions(max_agents=1, exit_when_idle=True)
+    )
+    calls = {c.tool: c.reply for c in runtime.tool_calls if c.role is Role.PROJECT}
+    assert calls["create_work_order"].ok, calls
+    new = calls["create_work_order"].text.removeprefix("created ")
+    assert new not in wos
+    # The new WO joined the track, ran there, and the track completed only after it.
+    track_wos = {w["id"]: w for w in h.store.list_work_orders(track="t")}
+    assert set(track_wos) == {*wos, new}
+    assert track_wos[new]["status"] == "done"
+    assert h.store.get_track("t").status == "completed"
+    progress = h.events("track_progress")
+    assert progress and progress[0].data["summary"] == "half way"
     h.assert_nothing_live()

@@ -4,7 +4,10 @@ ends the first gracefully and releases its lease."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -13,6 +16,8 @@ from orchestrator.agents.fake_runtime import Hang
 from orchestrator.daemon.context import RunOptions
 from orchestrator.daemon.report import RunReport
 from orchestrator.daemon.runner import run_daemon
+from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.tables import AgentRunRow
 from tests.conftest import orch_subprocess, run_main
 from tests.integration.daemon_kit import Home, by_role, fake_backend, open_home
 
@@ -124,4 +129,42 @@ async def test_stop_then_run_again_resumes_the_interrupted_work(home: Path, tmp_
     worker_runs = h.runs("worker")
     assert [r.status for r in worker_runs] == ["resumed", "succeeded"]
     assert worker_runs[1].resumed_from == worker_runs[0].id
+    h.assert_nothing_live()
+
+
+class SlowClaimStore(SQLiteStore):
+    """Commits each claim, then holds the claiming thread a while: a stop arrives meanwhile."""
+
+    claimed = threading.Event()
+
+    def claim_work_order(self, *args: Any, **kwargs: Any) -> AgentRunRow:
+        run = super().claim_work_order(*args, **kwargs)
+        self.claimed.set()
+        time.sleep(1.0)
+        return run
+
+
+async def test_stop_right_after_a_claim_leaves_nothing_running(home: Path, tmp_path: Path) -> None:
+    h = hanging_home(home, tmp_path)
+    store = SlowClaimStore(h.store.engine)
+    backend, _ = fake_backend(by_role(worker=lambda spec: [Hang()]))
+    reports: list[RunReport] = []
+
+    async def daemon() -> None:
+        reports.append(
+            await run_daemon(h.settings, store, RunOptions(max_agents=2), backend=backend)
+        )
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(daemon)
+        with anyio.fail_after(30):
+            while not store.claimed.is_set():
+                await anyio.sleep(0.01)
+        assert h.store.request_stop() is not None
+        with anyio.fail_after(30):
+            while not reports:
+                await anyio.sleep(0.05)
+    (run,) = h.runs("worker")
+    assert run.status == "interrupted"
+    assert set(h.wo_statuses().values()) == {"ready"}
     h.assert_nothing_live()

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog
 
-from orchestrator.agents.fake_runtime import CallTool, Finish, Step, Write
+from orchestrator.agents.fake_runtime import CallTool, FakeRuntime, Finish, Step, Write
 from orchestrator.agents.protocol import SessionSpec
-from orchestrator.daemon.context import RunOptions
+from orchestrator.daemon.context import DaemonContext, RunOptions
+from orchestrator.daemon.merging import finish_track
 from orchestrator.daemon.workspace import archive_track
-from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.lifecycle import RunStatus, TrackStatus, WOStatus
 from tests.conftest import git
 from tests.integration.daemon_kit import by_role, open_home, payload_of, run_fake, show
 
@@ -117,3 +119,36 @@ async def test_disjoint_tracks_both_merge(home: Path, tmp_path: Path) -> None:
     assert sorted(m.split(":")[0] for m in merges) == ["Merge track left", "Merge track right"]
     for wo in h.wo_statuses():
         assert show(repo, "main", f"wo/{wo}.txt")
+
+
+async def test_finishing_a_track_twice_is_harmless(home: Path, tmp_path: Path) -> None:
+    """A track step and a dispatch round may both finish a track (the second with a stale
+    row): the second finish changes nothing and raises nothing."""
+    h = open_home(home)
+    repo = h.add_project("p", tmp_path / "repo")
+    h.add_track("p", "t", 1)
+    stale = h.store.get_track("t")
+    (wo,) = h.wo_statuses()
+    # Do the WO by hand: one commit on the track branch, WO done.
+    worktree = Path(str(stale.worktree_path))
+    (worktree / "f.txt").write_text("x\n")
+    git(worktree, "add", "-A")
+    git(worktree, "commit", "-q", "-m", f"{wo}: by hand")
+    run = h.store.claim_work_order(wo, "t", "test")
+    h.store.finish_run(run.id, RunStatus.SUCCEEDED, wo_status=WOStatus.DONE)
+    ctx = DaemonContext(
+        settings=h.settings,
+        store=h.store,
+        runtime=FakeRuntime({}),
+        daemon_id="test",
+        options=RunOptions(),
+        log=structlog.get_logger(),
+    )
+    assert await finish_track(ctx, stale) is TrackStatus.COMPLETED
+    tip = git(repo, "rev-parse", "main").strip()
+    assert await finish_track(ctx, stale) is TrackStatus.COMPLETED
+    assert git(repo, "rev-parse", "main").strip() == tip
+    assert [e.to_status for e in h.events("track_status") if e.subject_id == "t"][-1] == (
+        "completed"
+    )
+    assert len([e for e in h.events("track_status") if e.to_status == "completed"]) == 1

@@ -63,18 +63,23 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     orch = OrchRunner(home)
     wos = orch.json("wo", "list")
     assert {w["status"] for w in wos} == {"done"}
-    initial = git(project, "rev-list", "--max-parents=0", "main").strip()
-    merges = git(project, "log", "--merges", "--format=%P%x09%s", "main").splitlines()
-    merged_tips = {line.split()[1] for line in merges}
+    # Merge commits on main: (main before the merge, the merged branch tip).
+    merges = [
+        line.split()[:2]
+        for line in git(project, "log", "--merges", "--format=%P", "main").split("\n")
+        if line
+    ]
+    base_of = {tip: before for before, tip in merges}
     assert len(merges) == len(tracks)
     for track_id in tracks:
         branch = f"tracks/{track_id}"
-        expected = {f"{w['id']}: {w['title']}" for w in wos if track_id in w["tracks"]}
-        subjects = git(project, "log", "--no-merges", "--format=%s", f"{initial}..{branch}")
-        # One commit per WO of the track, named after it; nothing else on the branch.
-        assert sorted(subjects.splitlines()) == sorted(expected), track_id
+        tip = git(project, "rev-parse", branch).strip()
         # The branch was merged into main with a merge commit.
-        assert git(project, "rev-parse", branch).strip() in merged_tips, track_id
+        assert tip in base_of, track_id
+        # One commit per WO of the track, named after it; nothing else on the branch.
+        expected = {f"{w['id']}: {w['title']}" for w in wos if track_id in w["tracks"]}
+        subjects = git(project, "log", "--no-merges", "--format=%s", f"{base_of[tip]}..{tip}")
+        assert sorted(subjects.splitlines()) == sorted(expected), track_id
         listing = git(project, "worktree", "list", "--porcelain")
         assert f"branch refs/heads/{branch}" in listing
         assert str(home / "workspaces" / "demo-app" / track_id) in listing

@@ -48,9 +48,7 @@ FAST_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 
-def wait_for(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1
-) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     """Poll ``condition`` until it returns something truthy; AssertionError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -96,7 +94,7 @@ class Gate:
         script = self.root / "gate.sh"
         script.write_text(
             "#!/bin/sh\n"
-            f'mkdir -p {shlex.quote(str(self.arrivals))}\n'
+            f"mkdir -p {shlex.quote(str(self.arrivals))}\n"
             f'echo $$ >> {shlex.quote(str(self.arrivals))}/"$(basename "$PWD")"\n'
             f"while [ -e {shlex.quote(str(self.closed_file))} ]; do sleep 0.1; done\n"
             f"exec {then}\n",
@@ -407,3 +405,20 @@ def fake_context(home: RecoveryHome, store: SQLiteStore, runtime: Any) -> Any:
         limiter=anyio.CapacityLimiter(8),
         log=structlog.get_logger("orchestrator.daemon"),
     )
+
+
+# -- the real CLI against an in-process simulator --------------------------------------------
+
+
+def claude_backend(owner: str, store: SQLiteStore, sim: Any) -> Any:
+    """What ``open_backend`` builds for ``sim``, but with a simulator the test controls."""
+    from orchestrator.agents.claude_runtime import ClaudeRuntime
+    from orchestrator.daemon.backend import Backend
+    from orchestrator.sim import sim_env
+
+    def record(pid: int, spec: Any) -> None:
+        if spec.run_id is not None:
+            store.record_run(spec.run_id, cli_pid=pid)
+
+    runtime = ClaudeRuntime(owner=owner, on_process_started=record)
+    return Backend(runtime=runtime, session_env=sim_env(sim.base_url), sim_url=sim.base_url)

@@ -148,9 +148,12 @@ def test_stored_checksum_is_the_records(store: SQLiteStore) -> None:
     first = _add(store, reason="wo_start")
     good, corrupt = store.latest_good_checkpoint("alpha")
     assert good is not None and good.id == first and corrupt == []
-    assert good.checksum == dataclasses.replace(
-        RECORD, snapshot_ref="refs/orchestrator/checkpoints/alpha/1", reason="wo_start"
-    ).checksum()
+    assert (
+        good.checksum
+        == dataclasses.replace(
+            RECORD, snapshot_ref="refs/orchestrator/checkpoints/alpha/1", reason="wo_start"
+        ).checksum()
+    )
 
 
 def test_newest_good_checkpoint_wins(store: SQLiteStore) -> None:
@@ -220,9 +223,7 @@ def test_adding_a_checkpoint_is_journaled(store: SQLiteStore) -> None:
     assert db is not None
     conn = sqlite3.connect(db)
     try:
-        rows = list(
-            conn.execute("SELECT subject_id, data FROM events WHERE kind = 'checkpoint'")
-        )
+        rows = list(conn.execute("SELECT subject_id, data FROM events WHERE kind = 'checkpoint'"))
     finally:
         conn.close()
     assert len(rows) == 1
