@@ -91,5 +91,8 @@ def session_options(
         env=cli_env(spec, cli, token),
         stderr=stderr,
         session_store=spec.session_store,
+        # Mirror every frame as it arrives: after a kill -9 the DB holds the session up to
+        # its last message, for the resume and for the summary a fresh session gets.
+        session_store_flush="eager",
         cli_path=cli.cli_path,
     )

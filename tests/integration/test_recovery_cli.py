@@ -277,9 +277,10 @@ def test_orch_stop_then_run_resumes_the_same_sessions_with_history_even_without_
 def test_daemon_sigkill_then_orch_recover_resumes_by_session_id_or_starts_fresh(
     home: RecoveryHome,
 ) -> None:
-    """kill -9 of `orch run` mid tool call. beta's session resumes by its id (from the CLI's
-    own transcript: the mirror is only written at a result); alpha's transcript is deleted
-    too, so nothing can resume it and a fresh session takes over. Orphans are ended."""
+    """kill -9 of `orch run` mid tool call. alpha's CLI transcript is deleted: its session
+    resumes by its id from our SessionStore mirror (written frame by frame). beta loses both
+    the CLI's transcript and the mirror, so nothing can resume it and a fresh session takes
+    over. Orphans are ended."""
     with home.daemon() as daemon:
         wait_for(lambda: home.gate.arrived() >= {"alpha", "beta"}, 150, "the gate")
         first = {r.track_id: r for r in home.runs()}
@@ -287,7 +288,10 @@ def test_daemon_sigkill_then_orch_recover_resumes_by_session_id_or_starts_fresh(
         daemon.wait(timeout=30)
     orphans = agent_pids(home.settings.owner_id)
     assert orphans, "the CLIs' tool processes (Bash at the gate) outlive the daemon"
-    shutil.rmtree(home.path / "state" / "claude-config" / first["alpha"].id)
+    for track in ("alpha", "beta"):
+        shutil.rmtree(home.path / "state" / "claude-config" / first[track].id)
+    for table in ("transcript_entries", "transcripts"):
+        home.sql(f"DELETE FROM {table} WHERE session_id = ?", first["beta"].session_id)
 
     dry = home.orch("recover", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
@@ -324,12 +328,12 @@ def test_daemon_sigkill_then_orch_recover_resumes_by_session_id_or_starts_fresh(
     assert recover.returncode == 0, err
     assert "Traceback" not in err
     runs = {r.track_id: r for r in home.runs() if r.resumed_from}
-    assert runs["beta"].session_id == first["beta"].session_id
-    assert runs["beta"].status == "succeeded"
-    assert runs["alpha"].session_id != first["alpha"].session_id
+    assert runs["alpha"].session_id == first["alpha"].session_id
     assert runs["alpha"].status == "succeeded"
+    assert runs["beta"].session_id != first["beta"].session_id
+    assert runs["beta"].status == "succeeded"
     assert any(
-        e["event"] == "agent_resume_not_found" and e.get("track_id") == "alpha" for e in events()
+        e["event"] == "agent_resume_not_found" and e.get("track_id") == "beta" for e in events()
     )
     assert set(home.wo_statuses().values()) == {"done"}
     # The next run finishes (merges) both tracks.
