@@ -199,6 +199,7 @@ class PhaseTimer:
     def __init__(self) -> None:
         self.total: dict[str, float] = defaultdict(float)
         self.count: dict[str, int] = defaultdict(int)
+        self.longest: dict[str, float] = defaultdict(float)
         self._undo: list[Callable[[], None]] = []
 
     def wrap(self, owner: Any, name: str, label: str) -> None:
@@ -213,8 +214,7 @@ class PhaseTimer:
                 try:
                     return await original(*args, **kwargs)
                 finally:
-                    timer.total[label] += time.perf_counter() - start
-                    timer.count[label] += 1
+                    timer.add(label, time.perf_counter() - start)
 
             setattr(owner, name, timed_async)
         else:
@@ -225,11 +225,15 @@ class PhaseTimer:
                 try:
                     return original(*args, **kwargs)
                 finally:
-                    timer.total[label] += time.perf_counter() - start
-                    timer.count[label] += 1
+                    timer.add(label, time.perf_counter() - start)
 
             setattr(owner, name, timed)
         self._undo.append(lambda: setattr(owner, name, original))
+
+    def add(self, label: str, seconds: float) -> None:
+        self.total[label] += seconds
+        self.count[label] += 1
+        self.longest[label] = max(self.longest[label], seconds)
 
     def undo(self) -> None:
         for step in reversed(self._undo):
@@ -250,7 +254,7 @@ def profiled(enabled: bool) -> Iterator[PhaseTimer | None]:
         return
     from orchestrator.daemon import checkpoints, merging, supervisor, worker_run
     from orchestrator.git.repo import GitRepo
-    from orchestrator.store import planning
+    from orchestrator.store import lease, planning
 
     timer = PhaseTimer()
     timer.wrap(worker_run, "drive_session", "worker session (CLI)")
@@ -264,6 +268,8 @@ def profiled(enabled: bool) -> Iterator[PhaseTimer | None]:
     timer.wrap(merging, "finish_track_sync", "merge + complete track")
     timer.wrap(planning.PlanningQueries, "track_work", "store.track_work (dispatch reads)")
     timer.wrap(supervisor, "activate_track", "activate track (worktree add)")
+    timer.wrap(supervisor.Supervisor, "_heartbeat", "lease heartbeat")
+    timer.wrap(lease.LeaseQueries, "heartbeat", "  of which the DB write")
     try:
         yield timer
     finally:
@@ -472,9 +478,12 @@ def print_scenario(
     for key, value in slot_use(s, daemon).items():
         print(f"  {key}: {value}")
     if timer is not None:
-        print("  daemon phases (wall s, calls; concurrent phases overlap):")
+        print("  daemon phases (wall s, calls, longest call; concurrent phases overlap):")
         for label in timer.total:
-            print(f"    {label:40} {timer.total[label]:>8.1f} s {timer.count[label]:>6}")
+            print(
+                f"    {label:40} {timer.total[label]:>8.1f} s {timer.count[label]:>6} "
+                f"{timer.longest[label]:>8.2f} s"
+            )
     print(f"  report: {daemon.stats.get('report')}")
     return {
         "ratio": ratio,

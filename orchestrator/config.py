@@ -41,7 +41,7 @@ class DaemonSettings:
     shutdown_grace_s: float = _key(
         30.0, "Seconds a graceful stop may take before sessions are cut off."
     )
-    queue_size: int = _key(3, "Work orders the project agent queues per track at a time.")
+    queue_size: int = _key(10, "Work orders the project agent queues per track at a time.")
 
 
 @dataclass(frozen=True)
