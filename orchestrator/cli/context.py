@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -50,14 +51,28 @@ class AppContext:
     def store(self) -> SQLiteStore:
         if self._store is None:
             self.require_initialized()
-            from orchestrator.store.sqlite_store import SQLiteStore
-
-            self._store = SQLiteStore.open(self.settings.db_path)
+            self._store = _import_store().open(self.settings.db_path)
         return self._store
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _import_store() -> type[SQLiteStore]:
+    """Import the store (SQLAlchemy, SQLModel) with the cyclic GC paused.
+
+    The import allocates ~10^5 objects; each GC pass on the way walks all of them again,
+    which costs a read command 15-20% of its start-up. Nothing cyclic is freed meanwhile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from orchestrator.store.sqlite_store import SQLiteStore
+    finally:
+        if enabled:
+            gc.enable()
+    return SQLiteStore
 
 
 def resolve_home(option: Path | None) -> Path:

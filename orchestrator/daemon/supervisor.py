@@ -260,6 +260,13 @@ class Supervisor:
             with scope:
                 startable = [w["id"] for w in work.startable]
                 queue = [w for w in track.wo_queue if w in startable]
+                # An interrupted WO goes first: its uncommitted files are in the worktree, and
+                # another WO's commit must not sweep them up.
+                interrupted = await anyio.to_thread.run_sync(
+                    ctx.store.interrupted_wo_of_track, track.id
+                )
+                if interrupted is not None and interrupted in startable:
+                    queue = [interrupted, *[w for w in queue if w != interrupted]]
                 if not queue and len(startable) > 1:
                     queue = await run_project_agent(ctx, work)
                 if not queue:

@@ -218,7 +218,11 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
             )
         with anyio.CancelScope(shield=True):
             sha = await anyio.to_thread.run_sync(
-                lambda: repo.commit_all(worktree, commit_message(wo_id, wo.title, run.id))
+                # Empty when the work needed no file change: the commit is still the WO's
+                # record on the branch (recovery and the one-commit-per-WO check read it).
+                lambda: repo.commit_all(
+                    worktree, commit_message(wo_id, wo.title, run.id), allow_empty=True
+                )
             )
             if sha is None:
                 sha = await anyio.to_thread.run_sync(lambda: repo.head("HEAD", worktree))

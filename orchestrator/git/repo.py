@@ -185,22 +185,32 @@ class GitRepo:
         return not self.status_paths(worktree)
 
     def commit_all(
-        self, worktree: PathLike, message: str, author: Identity | None = None
+        self,
+        worktree: PathLike,
+        message: str,
+        author: Identity | None = None,
+        *,
+        allow_empty: bool = False,
     ) -> str | None:
-        """Stage everything (``add -A``) and commit; the new sha, None when nothing changed."""
+        """Stage everything (``add -A``) and commit; the new sha.
+
+        With nothing to commit: None, or with ``allow_empty`` an empty commit (the record
+        that a unit of work ended here, even when it changed no file).
+        """
         if not message.strip():
             raise GitError("empty commit message")
         wt = self.worktree_path(worktree)
         self.git("add", "-A", cwd=wt)
         staged = self.git("diff", "--cached", "--quiet", cwd=wt, check=False)
-        if staged.returncode == 0:
+        if staged.returncode == 0 and not allow_empty:
             return None
-        if staged.returncode != 1:
+        if staged.returncode not in (0, 1):
             raise GitError(f"git diff --cached failed in {wt}")
         # --no-verify: the project's check command is run by the daemon, and a user hook that
         # waits for input would hang an unattended night.
         self.git(
             "commit",
+            "--allow-empty",
             "--no-verify",
             "--no-gpg-sign",
             "--cleanup=whitespace",

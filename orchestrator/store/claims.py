@@ -238,6 +238,18 @@ class ClaimQueries(WorkOrderQueries):
                 )
             )
 
+    def interrupted_wo_of_track(self, track_id: str) -> str | None:
+        """The WO of the track's newest worker run if that run was interrupted."""
+        with self.reading() as session:
+            run = session.exec(
+                select(AgentRunRow)
+                .where(AgentRunRow.track_id == track_id, AgentRunRow.role == Role.WORKER.value)
+                .order_by(col(AgentRunRow.started_at).desc())
+            ).first()
+        if run is None or run.status != RunStatus.INTERRUPTED.value:
+            return None
+        return run.wo_id
+
     def resumable_run(self, wo_id: str) -> AgentRunRow | None:
         """The newest interrupted run of a WO that has a session to resume."""
         with self.reading() as session:

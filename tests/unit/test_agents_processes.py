@@ -64,7 +64,12 @@ async def test_orphans_are_found_by_owner_and_ended_by_recorded_pid() -> None:
     owner = f"test-{uuid.uuid4().hex}"
     parent, child_pid = _start_tree(owner)
     try:
+        # A process in the middle of exec() can briefly show no environment: look again.
+        deadline = time.monotonic() + 10
         found = {p.pid for p in find_agent_processes(owner)}
+        while found != {parent.pid, child_pid} and time.monotonic() < deadline:
+            time.sleep(0.05)
+            found = {p.pid for p in find_agent_processes(owner)}
         assert found == {parent.pid, child_pid}
         assert find_agent_processes(f"other-{owner}") == []
         assert is_agent_process(parent.pid, owner)
