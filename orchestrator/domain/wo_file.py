@@ -125,9 +125,14 @@ def _split_frontmatter(text: str) -> tuple[str, str]:
     raise ValidationError("frontmatter is not closed: no second '---' line")
 
 
+#: libyaml's safe loader when PyYAML was built with it (about 10x faster), else the pure one;
+#: both construct only plain data.
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_mapping(yaml_text: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(yaml_text)
+        data = yaml.load(yaml_text, Loader=_SAFE_LOADER)
     except yaml.MarkedYAMLError as exc:
         raise ValidationError(f"bad YAML in frontmatter: {_yaml_reason(exc)}") from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date 2026-13-45, say
