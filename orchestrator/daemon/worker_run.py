@@ -40,6 +40,7 @@ from orchestrator.domain.roles import Role
 from orchestrator.domain.transcript import summarize_transcript
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.session_store import load_session_entries
+from orchestrator.store.sqlite_store import SQLiteStore
 from orchestrator.store.tables import AgentRunRow, TrackRow
 
 #: The commit trailer that ties a commit to its WO (recovery looks for it).
@@ -115,18 +116,7 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
         )
         row, wo, _tracks = await anyio.to_thread.run_sync(lambda: store.get_work_order(wo_id))
         log = ctx.log.bind(run_id=run.id, track_id=track.id, wo_id=wo_id)
-        await write_checkpoint(
-            store,
-            repo,
-            track.id,
-            worktree,
-            run_id=run.id,
-            wo_id=wo_id,
-            attempt=run.attempt,
-            session_id=None,
-            cost_usd=0.0,
-            reason="wo_start",
-        )
+        await _checkpoint(store, repo, worktree, run, "wo_start")
         cap = ctx.settings.limits.max_cost_per_wo_usd
         spent = await anyio.to_thread.run_sync(lambda: store.wo_cost(wo_id))
         if cap > 0 and spent >= cap:
@@ -235,17 +225,8 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
                     wo_fields={"done_commit": sha, "last_error": None},
                 )
             )
-            await write_checkpoint(
-                store,
-                repo,
-                track.id,
-                worktree,
-                run_id=run.id,
-                wo_id=wo_id,
-                attempt=run.attempt,
-                session_id=session_id,
-                cost_usd=cost,
-                reason="wo_done",
+            await _checkpoint(
+                store, repo, worktree, run, "wo_done", session_id=session_id, cost_usd=cost
             )
         log.info("wo_done", commit=sha)
         return WorkerOutcome(wo_id, WOStatus.DONE, run.id)
@@ -263,6 +244,31 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
                 ctx.stop_reason or "daemon stopping",
             )
         raise
+
+
+async def _checkpoint(
+    store: SQLiteStore,
+    repo: GitRepo,
+    worktree: Path,
+    run: AgentRunRow,
+    reason: str,
+    *,
+    session_id: str | None = None,
+    cost_usd: float = 0.0,
+) -> None:
+    """A checkpoint of a worker run's track at one of its boundaries."""
+    await write_checkpoint(
+        store,
+        repo,
+        run.track_id or "",
+        worktree,
+        run_id=run.id,
+        wo_id=run.wo_id,
+        attempt=run.attempt,
+        session_id=session_id,
+        cost_usd=cost_usd,
+        reason=reason,
+    )
 
 
 def _worktree_state(repo: GitRepo, worktree: Path) -> str:
@@ -291,17 +297,8 @@ async def _interrupt(
     current = await anyio.to_thread.run_sync(lambda: ctx.store.get_run(run.id))
     session_id = session_id or current.session_id
     cost = max(cost, current.cost_usd)
-    await write_checkpoint(
-        ctx.store,
-        repo,
-        track.id,
-        worktree,
-        run_id=run.id,
-        wo_id=wo_id,
-        attempt=run.attempt,
-        session_id=session_id,
-        cost_usd=cost,
-        reason="interrupted",
+    await _checkpoint(
+        ctx.store, repo, worktree, run, "interrupted", session_id=session_id, cost_usd=cost
     )
     return await _requeue(ctx, run, wo_id, why)
 
@@ -338,18 +335,7 @@ async def _failed_attempt(
         if final and worktree.is_dir():
             # Keep the failed attempt's files in a checkpoint, then leave a clean worktree for
             # the track's next WO.
-            await write_checkpoint(
-                ctx.store,
-                repo,
-                run.track_id or "",
-                worktree,
-                run_id=run.id,
-                wo_id=wo_id,
-                attempt=run.attempt,
-                session_id=None,
-                cost_usd=0.0,
-                reason="wo_failed",
-            )
+            await _checkpoint(ctx.store, repo, worktree, run, "wo_failed")
             await anyio.to_thread.run_sync(repo.discard_changes, worktree)
         await anyio.to_thread.run_sync(
             lambda: ctx.store.finish_run(run.id, RunStatus.FAILED, error=why, wo_status=status)
