@@ -1,4 +1,7 @@
-"""Running the project's check command in a track's worktree."""
+"""Running the project's check command (and an experiment's evaluation) in a worktree.
+
+Both go through :func:`run_command`, so an evaluation runs exactly as confined as the check.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -23,14 +27,35 @@ class CheckResult:
     timed_out: bool = False
 
 
+@dataclass(frozen=True)
+class CommandResult:
+    """A finished command: exit code (None when it timed out), stdout, stderr (tails)."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
 async def run_check(command: str, cwd: Path, timeout_s: float) -> CheckResult:
     """Run ``command`` (the user's configured check, through the shell) in ``cwd``.
 
-    An empty command passes. The command runs in its own process group so that a timeout
-    ends everything it started, not only the shell.
+    An empty command passes.
     """
     if not command.strip():
         return CheckResult(passed=True, exit_code=0, output_tail="(no check command)")
+    result = await run_command(command, cwd, timeout_s, merge_stderr=True)
+    output = result.stdout
+    if result.timed_out:
+        return CheckResult(False, None, output + f"\n(check timed out after {timeout_s:g}s)", True)
+    return CheckResult(result.exit_code == 0, result.exit_code, output)
+
+
+async def run_command(
+    command: str, cwd: Path, timeout_s: float, *, merge_stderr: bool = False
+) -> CommandResult:
+    """Run ``command`` through the shell in ``cwd``, in its own process group so that a
+    timeout (or a cancel) ends everything it started, not only the shell."""
     env = {**os.environ, "CI": os.environ.get("CI", "true")}
     process = await anyio.open_process(
         command,
@@ -38,16 +63,23 @@ async def run_check(command: str, cwd: Path, timeout_s: float) -> CheckResult:
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
         start_new_session=True,
     )
-    chunks: list[bytes] = []
+    out: list[bytes] = []
+    err: list[bytes] = []
     timed_out = False
+
+    async def drain(stream: Any, into: list[bytes]) -> None:
+        if stream is not None:
+            async for chunk in stream:
+                into.append(chunk)
+
     try:
         with anyio.fail_after(timeout_s):
-            assert process.stdout is not None
-            async for chunk in process.stdout:
-                chunks.append(chunk)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(drain, process.stdout, out)
+                tg.start_soon(drain, process.stderr, err)
             await process.wait()
     except TimeoutError:
         timed_out = True
@@ -57,7 +89,8 @@ async def run_check(command: str, cwd: Path, timeout_s: float) -> CheckResult:
                 os.killpg(process.pid, signal.SIGKILL)
             with anyio.CancelScope(shield=True):
                 await process.wait()
-    output = b"".join(chunks).decode("utf-8", errors="replace")[-OUTPUT_TAIL_CHARS:]
-    if timed_out:
-        return CheckResult(False, None, output + f"\n(check timed out after {timeout_s:g}s)", True)
-    return CheckResult(process.returncode == 0, process.returncode, output)
+
+    def tail(chunks: list[bytes]) -> str:
+        return b"".join(chunks).decode("utf-8", errors="replace")[-OUTPUT_TAIL_CHARS:]
+
+    return CommandResult(None if timed_out else process.returncode, tail(out), tail(err), timed_out)

@@ -5,9 +5,17 @@ The track lifecycle is the one drawn in seeds/001 (Conductor)::
     draft -> ready -> active -> completed -> archived
     draft -> cancelled       active <-> paused (pause / resume)
     ready -> failed          paused -> failed -> cancelled
+                             paused -> cancelled (not drawn: see below)
 
 A track that is *blocked* (for example by a merge conflict) is ``paused`` with a
 ``blocked_reason``; ``failed`` is reached from ``paused``, as drawn.
+
+``paused -> cancelled`` is our one addition: a losing experiment variant did not fail, and
+walking it through ``failed`` would write a failure into its history and the report. A
+variant is paused when its experiment is decided, then cancelled (branch kept).
+
+Work orders: ``blocked -> done`` is how an experiment's original WOs end: blocked while
+their variants carry copies of them, done (pointing at the winner's merge) when one won.
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ TRACK_TRANSITIONS: dict[TrackStatus, frozenset[TrackStatus]] = {
     _TS.DRAFT: frozenset({_TS.READY, _TS.CANCELLED}),
     _TS.READY: frozenset({_TS.ACTIVE, _TS.FAILED}),
     _TS.ACTIVE: frozenset({_TS.COMPLETED, _TS.PAUSED}),
-    _TS.PAUSED: frozenset({_TS.ACTIVE, _TS.FAILED}),
+    _TS.PAUSED: frozenset({_TS.ACTIVE, _TS.FAILED, _TS.CANCELLED}),
     _TS.COMPLETED: frozenset({_TS.ARCHIVED}),
     _TS.FAILED: frozenset({_TS.CANCELLED}),
     _TS.CANCELLED: frozenset(),
@@ -68,7 +76,8 @@ WO_TRANSITIONS: dict[WOStatus, frozenset[WOStatus]] = {
     _WS.RUNNING: frozenset({_WS.DONE, _WS.FAILED, _WS.READY, _WS.BLOCKED}),
     _WS.DONE: frozenset(),
     _WS.FAILED: frozenset({_WS.READY, _WS.BACKLOG, _WS.CANCELLED}),
-    _WS.BLOCKED: frozenset({_WS.READY, _WS.BACKLOG, _WS.CANCELLED}),
+    # blocked -> done: an experiment's original WO, carried out by the winning variant.
+    _WS.BLOCKED: frozenset({_WS.READY, _WS.BACKLOG, _WS.CANCELLED, _WS.DONE}),
     _WS.CANCELLED: frozenset({_WS.BACKLOG}),
 }
 

@@ -83,6 +83,13 @@ def parse_wo_file(source: str, raw: bytes) -> WorkOrder:
     return wo
 
 
+def read_frontmatter(raw: bytes) -> tuple[dict[str, Any], str]:
+    """(fields, body) of any markdown file with YAML frontmatter, read by the WO rules:
+    size limits, UTF-8, the safe loader, plain data only (experiment files use it too)."""
+    yaml_text, body = _split_frontmatter(_decode(raw))
+    return _load_mapping(yaml_text), body
+
+
 def _parse_fields(data: dict[str, Any], body: str) -> WorkOrder:
     wo, errors = _build(data, body)
     if wo is None:

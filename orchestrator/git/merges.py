@@ -9,6 +9,9 @@ leaves the base branch exactly where it was.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.domain.errors import GitError, MergeConflictError
@@ -38,8 +41,17 @@ def parse_merge_tree_z(output: str) -> tuple[str, list[str]]:
     return parts[0].strip(), files
 
 
-def merge_no_ff(repo: GitRepo, base_branch: str, branch: str, message: str) -> str:
+def merge_no_ff(
+    repo: GitRepo,
+    base_branch: str,
+    branch: str,
+    message: str,
+    add_files: Mapping[str, str] | None = None,
+) -> str:
     """Merge ``branch`` into ``base_branch`` with a merge commit; the base's new tip.
+
+    ``add_files`` (path -> text) go into the merge commit itself, beside the merged work
+    (an experiment's ADR lands in the same commit as its winner).
 
     Raises MergeConflictError (naming the files) on conflict and GitError when the checkout
     of the base cannot fast-forward (local changes in the way); in both cases nothing moved.
@@ -54,7 +66,7 @@ def merge_no_ff(repo: GitRepo, base_branch: str, branch: str, message: str) -> s
             tip = repo.head(f"refs/heads/{branch}")
             if repo.is_merged(tip, old):
                 return old
-            merged = _merge_commit(repo, base_branch, branch, old, tip, message)
+            merged = _merge_commit(repo, base_branch, branch, old, tip, message, add_files)
             if _advance(repo, base_branch, branch, old, merged):
                 return merged
     raise GitError(
@@ -64,7 +76,13 @@ def merge_no_ff(repo: GitRepo, base_branch: str, branch: str, message: str) -> s
 
 
 def _merge_commit(
-    repo: GitRepo, base_branch: str, branch: str, old: str, tip: str, message: str
+    repo: GitRepo,
+    base_branch: str,
+    branch: str,
+    old: str,
+    tip: str,
+    message: str,
+    add_files: Mapping[str, str] | None = None,
 ) -> str:
     result = repo.git(
         "merge-tree", "--write-tree", "--name-only", "--messages", "-z", old, tip, check=False
@@ -79,9 +97,32 @@ def _merge_commit(
     if not result.ok:
         raise command_error(result, repo.path)
     tree, _ = parse_merge_tree_z(result.stdout)
+    if add_files:
+        tree = tree_with_files(repo, tree, add_files)
     return repo.git(
         "commit-tree", "--no-gpg-sign", tree, "-p", old, "-p", tip, "-F", "-", input=message
     ).stdout.strip()
+
+
+def tree_with_files(repo: GitRepo, tree: str, files: Mapping[str, str]) -> str:
+    """``tree`` with ``files`` (path -> text) added or replaced, built in a throw-away index."""
+    with tempfile.TemporaryDirectory(prefix="orch-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        repo.git("read-tree", tree, env=env)
+        for path, text in files.items():
+            blob = repo.git("hash-object", "-w", "--stdin", input=text).stdout.strip()
+            repo.git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        return repo.git("write-tree", env=env).stdout.strip()
+
+
+def merge_of(repo: GitRepo, base_branch: str, tip: str) -> str | None:
+    """The merge commit on ``base_branch`` whose second parent is ``tip``, if any."""
+    result = repo.git("log", "--merges", "--format=%H %P", f"refs/heads/{base_branch}")
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] == tip:
+            return parts[0]
+    return None
 
 
 def _advance(repo: GitRepo, base_branch: str, branch: str, old: str, new: str) -> bool:

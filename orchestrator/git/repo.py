@@ -300,5 +300,50 @@ class GitRepo:
 
     # -- merges (merges.py) ---------------------------------------------------------------
 
-    def merge_no_ff(self, base_branch: str, branch: str, message: str) -> str:
-        return merges.merge_no_ff(self, base_branch, branch, message)
+    def merge_no_ff(
+        self,
+        base_branch: str,
+        branch: str,
+        message: str,
+        add_files: Mapping[str, str] | None = None,
+    ) -> str:
+        return merges.merge_no_ff(self, base_branch, branch, message, add_files)
+
+    def merge_of(self, base_branch: str, tip: str) -> str | None:
+        return merges.merge_of(self, base_branch, tip)
+
+    # -- what a branch changed ------------------------------------------------------------
+
+    def diff_numstat(self, base: str, tip: str) -> tuple[int, int, int]:
+        """(files changed, lines added, lines deleted) from ``base`` to ``tip``."""
+        out = self.git("diff", "--numstat", "-z", "--no-renames", base, tip).stdout
+        files = added = deleted = 0
+        for entry in out.split("\0"):
+            parts = entry.split("\t")
+            if len(parts) < 3:
+                continue
+            files += 1
+            # Binary files show "-" for both counts.
+            added += int(parts[0]) if parts[0].isdigit() else 0
+            deleted += int(parts[1]) if parts[1].isdigit() else 0
+        return files, added, deleted
+
+    def list_dir(self, ref: str, directory: str) -> list[str]:
+        """Names of the files in ``directory`` of ``ref``'s tree ([] when it has none)."""
+        result = self.git("ls-tree", "--name-only", f"{self.head(ref)}:{directory}", check=False)
+        return [n for n in result.stdout.splitlines() if n] if result.ok else []
+
+    def added_files(self, commit: str, directory: str) -> list[str]:
+        """Files under ``directory`` that ``commit`` added, compared with its first parent."""
+        result = self.git(
+            "diff-tree",
+            "-r",
+            "--no-commit-id",
+            "--name-only",
+            "--diff-filter=A",
+            f"{commit}^1",
+            commit,
+            "--",
+            directory,
+        )
+        return [line for line in result.stdout.splitlines() if line]

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from orchestrator.store.checkpoints import CheckpointQueries
 from orchestrator.store.claims import ClaimQueries
 from orchestrator.store.db import make_engine
+from orchestrator.store.experiment_moves import ExperimentMoves
 from orchestrator.store.lease import LeaseQueries
 from orchestrator.store.planning import PlanningQueries
 from orchestrator.store.projects import ProjectQueries
@@ -19,10 +20,11 @@ from orchestrator.store.tracks import TrackQueries
 from orchestrator.store.work_orders import WorkOrderQueries
 
 #: The newest migration; checked without importing Alembic so read commands start fast.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 class SQLiteStore(
+    ExperimentMoves,
     ProjectQueries,
     ClaimQueries,
     ProposalQueries,

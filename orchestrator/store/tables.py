@@ -211,3 +211,100 @@ class DaemonLeaseRow(SQLModel, table=True):
     heartbeat_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     stop_requested: bool = False
+
+
+class ExperimentRow(SQLModel, table=True):
+    """One experiment: the problem, the evaluation, the decision and how it landed."""
+
+    __tablename__ = "experiments"
+
+    id: str = Field(primary_key=True)
+    project_id: str = Field(foreign_key="projects.id", index=True)
+    name: str
+    status: str = Field(default="running", index=True)
+    goal: str = ""
+    base_branch: str
+    base_commit: str
+    eval_command: str
+    metric: str = "score"
+    direction: str = "max"
+    eval_runs: int = 3
+    eval_timeout_s: float
+    decide: str = "auto"
+    budget_per_variant_usd: float | None = None
+    winner_track_id: str | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    close_call: str | None = None
+    merge_commit: str | None = None
+    report_path: str | None = None
+    adr_path: str | None = None
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ExperimentVariantRow(SQLModel, table=True):
+    """One competing track of an experiment and its evaluation's outcome."""
+
+    __tablename__ = "experiment_variants"
+
+    track_id: str = Field(foreign_key="tracks.id", primary_key=True)
+    experiment_id: str = Field(foreign_key="experiments.id", index=True)
+    position: int
+    hypothesis: str
+    status: str = "running"
+    eval_attempt: int = 0
+    eval_head: str | None = None
+    score: float | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    eval_error: str | None = None
+    check_passed: bool | None = None
+    cost_usd: float = 0.0
+    tokens: int = 0
+    duration_s: float = 0.0
+    files_changed: int = 0
+    lines_added: int = 0
+    lines_deleted: int = 0
+
+
+class ExperimentWORow(SQLModel, table=True):
+    """The WOs of an experiment: its originals (the problem) and each variant's copies."""
+
+    __tablename__ = "experiment_wos"
+
+    experiment_id: str = Field(foreign_key="experiments.id", primary_key=True)
+    wo_id: str = Field(foreign_key="work_orders.id", primary_key=True, index=True)
+    #: "original" or "copy".
+    role: str
+    variant_track_id: str | None = None
+    original_wo_id: str | None = None
+
+
+class EvalRunRow(SQLModel, table=True):
+    """One run of the evaluation command; the unique key makes a re-run after a crash
+    record each run once per attempt."""
+
+    __tablename__ = "eval_runs"
+    __table_args__ = (
+        UniqueConstraint(
+            "track_id", "attempt", "run_index", name="uq_eval_runs_track_attempt_index"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_id: str = Field(foreign_key="experiments.id", index=True)
+    track_id: str = Field(foreign_key="tracks.id")
+    attempt: int
+    run_index: int
+    head_sha: str
+    exit_code: int | None = None
+    score: float | None = None
+    error: str | None = None
+    output_tail: str = ""
+    duration_s: float = 0.0
+    timed_out: bool = False
+    created_at: datetime = Field(default_factory=utcnow)

@@ -36,6 +36,8 @@ TRACK_LEGAL: set[tuple[TrackStatus, TrackStatus]] = {
     (T.ACTIVE, T.PAUSED),
     (T.PAUSED, T.ACTIVE),
     (T.PAUSED, T.FAILED),
+    # Not drawn in seeds/001: a losing experiment variant is cancelled without "failing".
+    (T.PAUSED, T.CANCELLED),
     (T.COMPLETED, T.ARCHIVED),
     (T.FAILED, T.CANCELLED),
 }
@@ -59,6 +61,8 @@ WO_LEGAL: set[tuple[WOStatus, WOStatus]] = {
     (W.BLOCKED, W.READY),
     (W.BLOCKED, W.BACKLOG),
     (W.BLOCKED, W.CANCELLED),
+    # An experiment's original WO, done by the winning variant.
+    (W.BLOCKED, W.DONE),
     (W.CANCELLED, W.BACKLOG),
 }
 
