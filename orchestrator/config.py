@@ -87,6 +87,18 @@ class OrganizerSettings:
 
 
 @dataclass(frozen=True)
+class ExperimentSettings:
+    judge_close_calls: bool = _key(
+        True,
+        "Let the judge agent break a close call (medians within each other's spread) "
+        "of an automatic decision; false: the rule's order stands.",
+    )
+    eval_timeout_s: float = _key(
+        0.0, "Default seconds one evaluation run may take (0: limits.check_timeout_s)."
+    )
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = _key("info", "Lowest level written: debug, info, warning or error.")
     secret_env_vars: tuple[str, ...] = _key(
@@ -102,6 +114,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     organizer: OrganizerSettings = field(default_factory=OrganizerSettings)
+    experiments: ExperimentSettings = field(default_factory=ExperimentSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     @property
@@ -139,6 +152,7 @@ SECTIONS: dict[str, type[Any]] = {
     "limits": LimitSettings,
     "model": ModelSettings,
     "organizer": OrganizerSettings,
+    "experiments": ExperimentSettings,
     "logging": LoggingSettings,
 }
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli import projects, tracks, work_orders
+from orchestrator.cli import experiments, projects, tracks, work_orders
 from orchestrator.cli.context import AppContext, resolve_home
 from orchestrator.domain.errors import OrchestratorError
 
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(projects.app, name="project")
 app.add_typer(work_orders.app, name="wo")
 app.add_typer(tracks.app, name="track")
+app.add_typer(experiments.app, name="experiment")
 
 
 @app.callback()

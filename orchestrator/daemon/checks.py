@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,11 +53,16 @@ async def run_check(command: str, cwd: Path, timeout_s: float) -> CheckResult:
 
 
 async def run_command(
-    command: str, cwd: Path, timeout_s: float, *, merge_stderr: bool = False
+    command: str,
+    cwd: Path,
+    timeout_s: float,
+    *,
+    merge_stderr: bool = False,
+    env_extra: Mapping[str, str] | None = None,
 ) -> CommandResult:
     """Run ``command`` through the shell in ``cwd``, in its own process group so that a
     timeout (or a cancel) ends everything it started, not only the shell."""
-    env = {**os.environ, "CI": os.environ.get("CI", "true")}
+    env = {**os.environ, "CI": os.environ.get("CI", "true"), **(env_extra or {})}
     process = await anyio.open_process(
         command,
         cwd=cwd,

@@ -30,7 +30,7 @@ from orchestrator.agents.processes import end_process_tree, find_agent_processes
 from orchestrator.daemon.checkpoints import write_checkpoint_sync
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.worker_run import WO_TRAILER
-from orchestrator.daemon.workspace import worktree_path
+from orchestrator.daemon.workspace import branch_start_point, worktree_path
 from orchestrator.domain.errors import GitError, OrchestratorError
 from orchestrator.domain.lifecycle import LIVE_TRACK_STATUSES, RunStatus, WOStatus
 from orchestrator.git.repo import GitRepo
@@ -148,7 +148,8 @@ def repair_worktrees(
             if not missing and repo.clear_stale_index_lock(path):
                 notes.append(f"{track['id']}: removed stale index.lock")
             repo.prune()
-            repo.ensure_worktree(path, track["branch"], project.base_branch)
+            start = branch_start_point(store, track["id"], project.base_branch)
+            repo.ensure_worktree(path, track["branch"], start)
             if missing:
                 notes.append(f"{track['id']}: re-created missing worktree from its branch")
                 notes.extend(_restore_snapshot(store, repo, track["id"], path))

@@ -17,6 +17,7 @@ import structlog
 from orchestrator.config import Settings
 from orchestrator.daemon.backend import Backend, open_backend
 from orchestrator.daemon.context import DaemonContext, RunOptions
+from orchestrator.daemon.experiments import ExperimentPump
 from orchestrator.daemon.organizer import OrganizeOutcome, run_organizer
 from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.report import RunReport, write_report
@@ -150,6 +151,9 @@ async def run_recover(
                     async with anyio.create_task_group() as sessions:
                         for action in to_resume:
                             sessions.start_soon(_resume_one, ctx, action)
+                if resume:
+                    # Experiments whose variants are done: evaluate, decide, land, clean up.
+                    await ExperimentPump(ctx).round()
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.decisions import run_global_agent, run_project_agent
+from orchestrator.daemon.experiments import ExperimentPump
 from orchestrator.daemon.merging import finish_track
 from orchestrator.daemon.organizer import AutoOrganizer
 from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.worker_run import run_work_order
 from orchestrator.daemon.workspace import activate_track
-from orchestrator.domain.dispatch import Candidate, choose_tracks
+from orchestrator.domain.dispatch import Candidate, choose_tracks, share_within_groups
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.store.claims import ClaimConflictError
@@ -65,6 +68,7 @@ class Supervisor:
         self.ctx = ctx
         self.state = SupervisorState()
         self.organizer = AutoOrganizer(ctx, on_done=self._wake)
+        self.experiments = ExperimentPump(ctx)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -158,8 +162,9 @@ class Supervisor:
                 self.state.global_running = True
                 tg.start_soon(self._global_round, reason)
             await self.organizer.poll(tg)
+            stepped = await self.experiments.round(self._spawner(tg))
             activated = await self._activate_ready_tracks()
-            started = await self._dispatch(tg)
+            started = await self._dispatch(tg) + stepped
             busy = (
                 bool(self.state.track_scopes)
                 or self.state.global_running
@@ -170,6 +175,30 @@ class Supervisor:
                 break
             with anyio.move_on_after(ctx.settings.daemon.dispatch_interval_s):
                 await self.state.wake.wait()
+
+    def _spawner(self, tg: anyio.abc.TaskGroup) -> Any:
+        """Starts an experiment's long step (an evaluation, a decision) under ``key`` in
+        ``track_scopes``: it counts as busy, excludes a worker on the same track, and a
+        stop drains it like a track step."""
+
+        def spawn(key: str, work: Callable[[], Awaitable[None]]) -> bool:
+            if key in self.state.track_scopes:
+                return False
+            scope = anyio.CancelScope()
+            self.state.track_scopes[key] = scope
+
+            async def run() -> None:
+                try:
+                    with scope:
+                        await work()
+                finally:
+                    self.state.track_scopes.pop(key, None)
+                    self._wake()
+
+            tg.start_soon(run)
+            return True
+
+        return spawn
 
     async def _check_limits(self) -> None:
         ctx = self.ctx
@@ -219,7 +248,8 @@ class Supervisor:
         state = self.state
         work = await anyio.to_thread.run_sync(lambda: ctx.store.track_work())
         for done in work:
-            if not done.total or done.unfinished:
+            # An experiment's variant is evaluated, not merged, when its WOs are done.
+            if not done.total or done.unfinished or done.track.experiment:
                 continue
             # Its last WOs were settled outside a track step (by recovery): finish it, unless
             # a step finished it meanwhile (``work`` may be stale by now).
@@ -238,9 +268,13 @@ class Supervisor:
             for w in work
             if w.startable and w.track.id not in state.track_scopes and not over_budget(w)
         }
+        weights = share_within_groups(
+            {t.track.id: t.track.weight for t in candidates.values()},
+            {t.track.id: t.track.experiment for t in work if t.track.experiment},
+        )
         chosen = choose_tracks(
             [
-                Candidate(t.track.id, t.track.weight, t.track.created_at)
+                Candidate(t.track.id, weights[t.track.id], t.track.created_at)
                 for t in candidates.values()
             ],
             free,
@@ -290,6 +324,8 @@ class Supervisor:
         work = next((w for w in rows if w.track.id == track_id), None)
         if work is None or work.total == 0:
             return
+        if work.unfinished == 0 and work.track.experiment:
+            return  # the experiment's round evaluates it
         if work.unfinished == 0:
             await finish_track(ctx, work.track)
             self._want_global("track finished")

@@ -96,6 +96,12 @@ def worker_payload(
         "attempt": attempt,
         "previous_failure": previous,
         "recovery": None,
+        # An experiment's variant: the hypothesis this copy of the WO is to follow.
+        "experiment": (
+            {"id": track.experiment, "variant": track.id, "hypothesis": track.hypothesis or ""}
+            if track.experiment
+            else None
+        ),
     }
 
 

@@ -37,8 +37,25 @@ def ensure_track_worktree(store: SQLiteStore, workspaces: Path, track: TrackRow)
     project = store.get_project(track.project_id)
     path = worktree_path(workspaces, project.id, track.id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    GitRepo(project.path).ensure_worktree(path, track.branch, project.base_branch)
+    start = branch_start_point(store, track.id, project.base_branch)
+    GitRepo(project.path).ensure_worktree(path, track.branch, start)
     return path
+
+
+def branch_start_point(store: SQLiteStore, track_id: str, base_branch: str) -> str:
+    """Where a track's branch is cut when it does not exist yet: the base branch's tip, or
+    for an experiment's variant the one base commit recorded when the experiment started
+    (so every variant starts from the same code, whenever it is activated or re-created)."""
+    experiment = store.experiment_of_track(track_id)
+    return experiment.base_commit if experiment is not None else base_branch
+
+
+def activate_variant(store: SQLiteStore, workspaces: Path, track_id: str) -> TrackRow:
+    """A variant's track ``draft -> ready -> active`` with its worktree, in one transaction
+    after the worktree exists (so it is never seen ``ready`` without one)."""
+    track = store.get_track(track_id)
+    path = ensure_track_worktree(store, workspaces, track)
+    return store.activate_variant_track(track_id, str(path))
 
 
 def archive_track(store: SQLiteStore, track_id: str, reason: str) -> TrackRow:

@@ -9,6 +9,7 @@ losing them on restart costs nothing but a little short-term fairness.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,3 +46,21 @@ def choose_tracks(
         chosen.append(candidate.track_id)
         passes[candidate.track_id] += 1.0 / max(candidate.weight, MIN_WEIGHT)
     return chosen
+
+
+def share_within_groups(
+    weights: Mapping[str, float], groups: Mapping[str, str]
+) -> dict[str, float]:
+    """Weights where every member of a group (an experiment's variants) gets the group's
+    mean: the variants race on equal terms, whatever weights the global agent gave each,
+    while the experiment as a whole keeps the share the global agent gave it."""
+    members: dict[str, list[float]] = {}
+    for track_id, weight in weights.items():
+        if track_id in groups:
+            members.setdefault(groups[track_id], []).append(weight)
+    result = dict(weights)
+    for track_id in weights:
+        group = groups.get(track_id)
+        if group is not None:
+            result[track_id] = sum(members[group]) / len(members[group])
+    return result

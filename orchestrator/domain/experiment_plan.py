@@ -136,6 +136,9 @@ def next_steps(experiment: Experiment, progress: Mapping[str, VariantProgress]) 
     if experiment.status is not ExperimentStatus.DECIDING:
         return []
     if experiment.winner_track_id is not None:
+        winner = progress.get(experiment.winner_track_id)
+        if winner is not None and winner.track_status is TrackStatus.PAUSED:
+            return []  # its merge is blocked (a conflict): `orch track resume` retries
         return [Step(LAND, experiment.winner_track_id)]
     if not any(v.status is VariantStatus.SCORED for v in experiment.variants):
         return [Step(FAIL, reason="every variant was disqualified")]

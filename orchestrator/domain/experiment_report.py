@@ -133,7 +133,7 @@ def render_adr(
     """An ADR in the usual shape: context, options, decision, consequences."""
     winner = experiment.variant(experiment.winner_track_id or "")
     better = "higher" if experiment.direction is Direction.MAX else "lower"
-    options = []
+    options: list[str] = []
     for v in experiment.variants:
         if v.status is VariantStatus.DISQUALIFIED or v.eval_error:
             result = f"disqualified: {v.eval_error}"

@@ -166,7 +166,10 @@ def variant_copies(
 ) -> list[WorkOrder]:
     """The variant's own copies of the problem's WOs: same work, the hypothesis in their
     context, dependencies among the problem's WOs pointing at the variant's own copies."""
-    tags_of = lambda wo: tuple(dict.fromkeys((*wo.tags, EXPERIMENT_TAG)))  # noqa: E731
+
+    def tags_of(wo: WorkOrder) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*wo.tags, EXPERIMENT_TAG)))
+
     return [
         replace(
             wo,

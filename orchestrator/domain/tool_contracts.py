@@ -8,7 +8,8 @@ Payload shapes carried by each role's prompt (see ``domain.payload``), keyed by 
 
 - worker ``work_order``: ``wo`` {id, title, goal, context, acceptance_criteria, non_goals,
   notes}, ``track`` {id, name, goal}, ``worktree``, ``check_command``, ``attempt``,
-  ``previous_failure`` (str or null), ``recovery`` (str or null).
+  ``previous_failure`` (str or null), ``recovery`` (str or null), ``experiment`` (null, or
+  {id, variant, hypothesis} for a variant's copy of a WO: the hypothesis to follow).
 - global ``tracks_overview``: ``tracks`` [{id, project, name, type, status, priority, weight,
   done, total, blocked_reason, cost_usd}] and ``budget_usd`` — never a WO id.
 - project ``choose_next``: ``project``, ``directive`` {weights, reason}, ``track`` {id, name,
@@ -16,8 +17,10 @@ Payload shapes carried by each role's prompt (see ``domain.payload``), keyed by 
 - organizer ``organize``: ``mode``, ``project``, ``max_top_level_tracks``, ``tracks``
   [{id, name, goal, parent, wo_count}], ``work_orders`` [{id, title, tags, status, depends_on,
   tracks}] and/or ``groups`` (compressed summary when over the token budget).
-- judge ``judge``: ``experiment``, ``hypothesis`` per candidate, ``candidates`` [{track_id,
-  hypothesis, passed, eval_output}].
+- judge ``judge``: ``experiment``, ``metric``, ``direction``, ``close_call``, ``rule_pick``,
+  ``candidates`` [{track_id, hypothesis, passed, score, scores, min, max, cost_usd,
+  lines_changed, files_changed, eval_output}] (the candidates the measurement cannot
+  separate).
 """
 
 from __future__ import annotations

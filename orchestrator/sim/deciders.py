@@ -100,13 +100,36 @@ def project_agent(conv: Conversation, payload: dict[str, Any]) -> Reply:
     return reply
 
 
+def _judge_key(candidate: dict[str, Any], sign: float) -> tuple[float, float, float]:
+    """Best score first (by the direction), then the lower cost, then the smaller change."""
+    score = candidate.get("score")
+    number = float(score) if isinstance(score, int | float) else 0.0
+    cost = candidate.get("cost_usd")
+    lines = candidate.get("lines_changed")
+    return (
+        sign * number,
+        float(cost) if isinstance(cost, int | float) else 0.0,
+        float(lines) if isinstance(lines, int | float) else 0.0,
+    )
+
+
 def judge_agent(conv: Conversation, payload: dict[str, Any]) -> Reply:
     candidates = objects(payload.get("candidates"), key="track_id")
-    winner = next((c for c in candidates if c.get("passed") is True and c.get("track_id")), None)
-    if winner is None:
+    passed = [c for c in candidates if c.get("passed") is True and c.get("track_id")]
+    if not passed:
         return say("No candidate passed its evaluation, so there is no winner.")
+    sign = 1.0 if str(payload.get("direction", "max")) == "min" else -1.0
+    # Stable sort: with equal keys (or no scores at all) the first candidate stays first.
+    winner = sorted(passed, key=lambda c: _judge_key(c, sign))[0]
     track_id = str(winner["track_id"])
-    reason = f"{track_id} is the first candidate whose evaluation passed."
+    if any(isinstance(c.get("score"), int | float) for c in passed):
+        reason = (
+            f"{track_id} has the best median among the candidates the measurement cannot "
+            "separate, and costs no more than the others with that median; a smaller change "
+            "breaks any remaining tie."
+        )
+    else:
+        reason = f"{track_id} is the first candidate whose evaluation passed."
     return decide_once(
         conv,
         "pick_winner",

@@ -3,10 +3,12 @@
 Steps, each decided from the history so a resumed session picks up where it stopped:
 
 1. files: ``Write`` ``wo/<id>.py`` and ``tests/test_<id>.py`` (both in one turn, as parallel
-   calls). When the payload says an earlier attempt failed or the session is a recovery, the
-   files may exist already, and the CLI refuses to overwrite a file it has not read in this
-   session, so the worker ``Read``s them first; it also reads and retries after that refusal.
-   Any other write error (a denial by the worktree guard, say) ends the work as failed.
+   calls). For an experiment's variant the module follows the payload's hypothesis
+   (``sim.approaches``), so competing variants write different code. When the payload
+   says an earlier attempt failed or the session is a recovery, the files may exist
+   already, and the CLI refuses to overwrite a file it has not read in this session, so
+   the worker ``Read``s them first; it also reads and retries after that refusal. Any other
+   write error (a denial by the worktree guard, say) ends the work as failed.
 2. check: ``Bash`` with the payload's ``check_command``; a failing check is reported as failed.
 3. report: ``mcp__orch__report_result`` once per prompt, then a closing text.
 """
@@ -19,6 +21,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.sim.approaches import approach_code
 from orchestrator.sim.conversation import Conversation, Exchange
 from orchestrator.sim.reply import Reply, ToolCall, say
 from orchestrator.sim.tooluse import Access, access, first_line, mcp, mcp_calls, use
@@ -58,12 +61,15 @@ def module_name(wo_id: str) -> str:
     return name if name[0].isalpha() else f"wo_{name}"
 
 
-def make_source_text(wo_id: str, title: str, name: str) -> str:
+def make_source_text(wo_id: str, title: str, name: str, hypothesis: str | None = None) -> str:
+    """The module for a WO; for an experiment's variant it records the hypothesis and, when
+    the hypothesis names an approach the simulator knows, implements it."""
+    code = approach_code(hypothesis) if hypothesis else None
     return (
         f'"""Work order {wo_id}, carried out by the orchestrator\'s simulated worker."""\n'
-        "\n"
-        f"TITLE = {title!r}\n"
-        "\n"
+        + (code or "")
+        + "\n"
+        f"TITLE = {title!r}\n" + (f"HYPOTHESIS = {hypothesis!r}\n" if hypothesis else "") + "\n"
         "\n"
         f"def {name}() -> str:\n"
         '    """Name the work order this module was written for."""\n'
@@ -108,8 +114,13 @@ def _plan(conv: Conversation, payload: dict[str, Any]) -> _Plan | str:
     src_rel, test_rel = f"wo/{name}.py", f"tests/test_{name}.py"
     root = posixpath.normpath(root)
     title = str(wo.get("title", ""))
+    experiment = payload.get("experiment")
+    hypothesis = None
+    if isinstance(experiment, dict) and isinstance(experiment.get("hypothesis"), str):
+        hypothesis = experiment["hypothesis"] or None
+    source = make_source_text(wo_id, title, name, hypothesis)
     files = (
-        _File(src_rel, posixpath.join(root, src_rel), make_source_text(wo_id, title, name)),
+        _File(src_rel, posixpath.join(root, src_rel), source),
         _File(test_rel, posixpath.join(root, test_rel), make_test_text(wo_id, name)),
     )
     command = payload.get("check_command")

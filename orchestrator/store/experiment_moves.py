@@ -27,6 +27,7 @@ from orchestrator.store.tables import (
     ExperimentRow,
     ExperimentVariantRow,
     ExperimentWORow,
+    TrackRow,
     utcnow,
 )
 
@@ -206,6 +207,17 @@ class ExperimentMoves(ExperimentQueries):
                     blocked_reason=f"experiment variant disqualified: {reason}"[:2000],
                     session=session,
                 )
+
+    def activate_variant_track(self, track_id: str, worktree: str) -> TrackRow:
+        """``draft -> ready -> active`` (with its worktree path) in one transaction."""
+        with self.writing() as session:
+            track = self.get_track_row(session, track_id)
+            reason = "experiment variant started"
+            if track.status == TrackStatus.DRAFT.value:
+                self.set_track_status(track_id, TrackStatus.READY, reason=reason, session=session)
+            return self.set_track_status(
+                track_id, TrackStatus.ACTIVE, reason=reason, worktree_path=worktree, session=session
+            )
 
     def close_variant_track(self, track_id: str, reason: str) -> None:
         """Walk a variant's track to ``cancelled`` (branch kept), in one transaction."""

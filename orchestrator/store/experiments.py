@@ -385,6 +385,42 @@ class ExperimentQueries(WorkOrderQueries, TrackQueries):
         )
         self.journal(session, "track_assigned", "track", track.id, wo_ids=list(new_ids.values()))
 
+    def experiments_in_play(self) -> list[Experiment]:
+        """Open experiments, and ended ones whose losing tracks are not cleaned up yet."""
+        final_tracks = ("cancelled", "completed", "archived")
+        with self.reading() as session:
+            open_rows = list(
+                session.exec(
+                    select(ExperimentRow)
+                    .where(
+                        col(ExperimentRow.status).in_([s.value for s in OPEN_EXPERIMENT_STATUSES])
+                    )
+                    .order_by(col(ExperimentRow.created_at))
+                )
+            )
+            pending = set(
+                session.exec(
+                    select(ExperimentVariantRow.experiment_id)
+                    .join(
+                        ExperimentRow,
+                        col(ExperimentRow.id) == col(ExperimentVariantRow.experiment_id),
+                    )
+                    .join(TrackRow, col(TrackRow.id) == col(ExperimentVariantRow.track_id))
+                    .where(
+                        col(ExperimentRow.status).not_in(
+                            [s.value for s in OPEN_EXPERIMENT_STATUSES]
+                        ),
+                        col(ExperimentVariantRow.track_id)
+                        != col(ExperimentRow.winner_track_id)
+                        | col(ExperimentRow.winner_track_id).is_(None),
+                        col(TrackRow.status).not_in(final_tracks)
+                        | col(TrackRow.worktree_path).is_not(None),
+                    )
+                )
+            )
+            ended = [session.get(ExperimentRow, i) for i in sorted(pending)]
+            return self._load(session, open_rows + [r for r in ended if r is not None])
+
     def live_variant_tracks(self) -> set[str]:
         """Tracks that are variants of an open experiment and still live."""
         with self.reading() as session:
