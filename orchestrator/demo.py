@@ -3,6 +3,11 @@
 Everything is real except the model: a git repository with a test suite, the real Claude Code
 CLI in each worktree, real commits, checks and merges. ``--no-run`` sets up the same home so a
 user can inspect it and run it with ``orch run`` themselves.
+
+The sample backlog's two embeddings WOs (approach A: chunked cosine, approach B: BM25
+hybrid) become one experiment with those two hypotheses: each variant writes a ranker, the
+demo project's ``eval/rank_eval.py`` measures its ranking quality (nDCG@3) on a fixture of
+documents and graded queries, and the better one is merged with its ADR; the other is kept.
 """
 
 from __future__ import annotations
@@ -14,15 +19,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.backlog import import_files
+from orchestrator.backlog import collect_files, import_files
 from orchestrator.config import Settings, load_settings, render_default_config
+from orchestrator.domain.experiment_spec import ExperimentSpec, HypothesisSpec
 from orchestrator.domain.ids import slugify
 from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.wo_file import parse_wo_file
 from orchestrator.git.runner import DEFAULT_IDENTITY
-from orchestrator.samples import SAMPLE_WORK_ORDERS
+from orchestrator.samples import DEMO_PROJECT_FILES, SAMPLE_WORK_ORDERS
 from orchestrator.store.sqlite_store import SQLiteStore
 
 DEMO_PROJECT = "demo-app"
+#: The sample WOs that state the embeddings question's two approaches.
+EXPERIMENT_WOS = ("WO-2026-019", "WO-2026-020")
+EXPERIMENT_NAME = "embeddings"
+EXPERIMENT_GOAL = (
+    "Rank the documents of eval/fixture.json for each of its queries: a function "
+    "rank(query, documents) returning the document indices, most relevant first"
+)
 
 _FILES = {
     "README.md": "# demo-app\n\nA tiny project the orchestrator demo works on.\n",
@@ -58,11 +72,20 @@ def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *env_args, *args], cwd=cwd, check=True, capture_output=True)
 
 
+def _project_files() -> dict[str, str]:
+    shipped = {
+        str(p.relative_to(DEMO_PROJECT_FILES)): p.read_text(encoding="utf-8")
+        for p in sorted(DEMO_PROJECT_FILES.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    return {**_FILES, **shipped}
+
+
 def make_sample_project(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     if (path / ".git").exists():
         return
-    for rel, text in _FILES.items():
+    for rel, text in _project_files().items():
         target = path / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -94,8 +117,11 @@ def setup_demo(directory: Path | None) -> DemoSetup:
             store.add_project(
                 DEMO_PROJECT, str(project_dir), "main", f"{sys.executable} -m pytest -q"
             )
-        import_files(store, DEMO_PROJECT, [SAMPLE_WORK_ORDERS])
+        files = collect_files([SAMPLE_WORK_ORDERS])
+        plain = [f for f in files if not f.name.startswith(EXPERIMENT_WOS)]
+        import_files(store, DEMO_PROJECT, plain)
         tracks = _tracks_by_tag(store)
+        _start_experiment(store, settings, [f for f in files if f not in plain])
     finally:
         store.close()
     return DemoSetup(root, project_dir, home, settings, tracks)
@@ -122,11 +148,64 @@ def _tracks_by_tag(store: SQLiteStore) -> list[str]:
     return sorted(groups)
 
 
+def _start_experiment(store: SQLiteStore, settings: Settings, approach_files: list[Path]) -> None:
+    """The two approach WOs become one experiment: their goals are its hypotheses."""
+    from orchestrator.daemon.experiment_start import start_experiment
+
+    if store.list_experiments(project=DEMO_PROJECT):
+        return
+    hypotheses = []
+    for path in approach_files:
+        wo = parse_wo_file(str(path), path.read_bytes())
+        label = slugify(wo.title.partition(":")[2] or wo.title, max_len=24)
+        hypotheses.append(HypothesisSpec(f"{wo.title}: {wo.goal}", label))
+    start_experiment(
+        store,
+        settings,
+        ExperimentSpec(
+            name=EXPERIMENT_NAME,
+            project=DEMO_PROJECT,
+            hypotheses=tuple(hypotheses),
+            eval_command=f"{sys.executable} eval/rank_eval.py",
+            metric="ndcg_at_3",
+            eval_runs=3,
+            goal=EXPERIMENT_GOAL,
+            notes="The demo's experiment, from the sample WOs " + " and ".join(EXPERIMENT_WOS),
+        ),
+    )
+
+
+def _experiment_summary(store: SQLiteStore) -> dict[str, Any] | None:
+    found = store.list_experiments(project=DEMO_PROJECT)
+    if not found:
+        return None
+    experiment = found[0]
+    winner = next(
+        (v for v in experiment.variants if v.track_id == experiment.winner_track_id), None
+    )
+    return {
+        "id": experiment.id,
+        "status": experiment.status.value,
+        "metric": experiment.metric,
+        "winner": experiment.winner_track_id,
+        "winner_hypothesis": winner.hypothesis if winner else None,
+        "decision_reason": experiment.decision_reason,
+        "variants": [
+            {"track": v.track_id, "status": v.status.value, "score": v.score}
+            for v in experiment.variants
+        ],
+        "merge_commit": experiment.merge_commit,
+        "report": experiment.report_path,
+        "adr": experiment.adr_path,
+    }
+
+
 def demo_summary(setup: DemoSetup, report: Any | None) -> dict[str, Any]:
     store = SQLiteStore.open(setup.settings.db_path)
     try:
         counts = store.wo_counts(DEMO_PROJECT)
         tracks = store.list_tracks(project=DEMO_PROJECT)
+        experiment = _experiment_summary(store)
     finally:
         store.close()
     return {
@@ -142,6 +221,8 @@ def demo_summary(setup: DemoSetup, report: Any | None) -> dict[str, Any]:
             {"id": t["id"], "status": t["status"], "done": t["done_count"], "total": t["wo_count"]}
             for t in tracks
         ],
+        "experiment": experiment,
+        "winner": experiment["winner"] if experiment else None,
         "cost_usd": report.summary["cost_usd"] if report is not None else 0.0,
         "duration_s": report.summary["duration_s"] if report is not None else 0.0,
     }

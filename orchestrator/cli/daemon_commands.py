@@ -235,6 +235,19 @@ def demo(
         f"cost ${summary['cost_usd']:.4f}; {summary['duration_s']} s"
     )
     console.print(f"Report: {summary['report']}")
+    experiment = summary["experiment"]
+    if experiment is not None:
+        scores = ", ".join(
+            f"{v['track']} {v['score']:.4g}" if v["score"] is not None else v["track"]
+            for v in experiment["variants"]
+        )
+        console.print(
+            f"Experiment {experiment['id']}: {experiment['status']}; "
+            f"{experiment['metric']}: {scores}; winner: {experiment['winner'] or 'none'}",
+            markup=False,
+        )
+        if experiment["adr"]:
+            console.print(f"  ADR {experiment['adr']}; report {experiment['report']}", markup=False)
 
 
 def _progress_ticker(app_ctx: AppContext) -> Any:

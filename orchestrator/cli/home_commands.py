@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,6 +49,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         "daemon": {"running": live, "pid": lease.pid if (lease and live) else None},
         **summary,
         "runs": store.active_runs(),
+        "experiments": _open_experiments(store),
         "directive": None
         if directive is None
         else {"weights": directive.weights, "reason": directive.reason},
@@ -85,8 +86,23 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         console.print(track_table)
     if summary["runs"]:
         console.print(f"active runs: {len(summary['runs'])}")
+    for exp in summary["experiments"]:
+        console.print(
+            f"experiment {exp['id']} ({exp['project']}): {exp['status']}, "
+            f"{exp['settled']}/{exp['variants']} variants evaluated"
+            + (f", winner {exp['winner']}" if exp["winner"] else ""),
+            markup=False,
+        )
     if directive is not None:
         console.print(f"global directive: {directive.reason}")
+
+
+def _open_experiments(store: Any) -> list[dict[str, Any]]:
+    """Experiments in progress (running, evaluating, deciding)."""
+    from orchestrator.domain.experiment import OPEN_EXPERIMENT_STATUSES
+    from orchestrator.domain.experiment_view import experiment_line
+
+    return [experiment_line(e) for e in store.list_experiments(statuses=OPEN_EXPERIMENT_STATUSES)]
 
 
 def _counts(counts: dict[str, int]) -> str:

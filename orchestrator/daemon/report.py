@@ -46,6 +46,7 @@ def build_summary(store: SQLiteStore, since: datetime, stop_reason: str) -> dict
         if run.wo_id in failed and run.wo_id not in entry["failed"] and run.status == "failed":
             entry["failed"].append(run.wo_id)
     return {
+        "experiments": experiments_summary(store, since),
         "started_at": since.isoformat(),
         "ended_at": datetime.now(UTC).isoformat(),
         "duration_s": round((datetime.now(UTC) - since).total_seconds(), 1),
@@ -57,6 +58,40 @@ def build_summary(store: SQLiteStore, since: datetime, stop_reason: str) -> dict
         "failures": {w: (wos[w].last_error or "")[:800] for w in failed if w in wos},
         "titles": {w: wos[w].title for w in wos},
     }
+
+
+def experiments_summary(store: SQLiteStore, since: datetime) -> list[dict[str, Any]]:
+    """Experiments in progress, and those that ended during this run."""
+    from orchestrator.domain.experiment import OPEN_EXPERIMENT_STATUSES
+    from orchestrator.domain.experiment_view import experiment_line
+
+    chosen = []
+    for experiment in store.list_experiments():
+        ended = experiment.finished_at
+        if ended is not None and ended.tzinfo is None:
+            ended = ended.replace(tzinfo=UTC)
+        if experiment.status in OPEN_EXPERIMENT_STATUSES or (ended and ended >= since):
+            chosen.append({**experiment_line(experiment), "error": experiment.error})
+    return chosen
+
+
+def _experiment_lines(experiments: list[dict[str, Any]]) -> list[str]:
+    if not experiments:
+        return []
+    lines = [
+        "",
+        "## Experiments",
+        "",
+        "| experiment | status | evaluated | winner | report |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for exp in experiments:
+        winner = exp["winner"] or (f"none: {exp['error']}" if exp.get("error") else "-")
+        lines.append(
+            f"| {exp['id']} | {exp['status']} | {exp['settled']}/{exp['variants']} | "
+            f"{winner} | {exp['report'] or '-'} |"
+        )
+    return lines
 
 
 def render_report(summary: dict[str, Any], tracks: list[dict[str, Any]]) -> str:
@@ -80,6 +115,7 @@ def render_report(summary: dict[str, Any], tracks: list[dict[str, Any]]) -> str:
             f"{len(entry['failed'])} | {track['done_count']}/{track['wo_count']} | "
             f"{entry['cost_usd']:.4f} |"
         )
+    lines += _experiment_lines(summary.get("experiments", []))
     blocked = [t for t in tracks if t.get("blocked_reason")]
     if blocked:
         lines += ["", "## Blocked tracks", ""]

@@ -3,3 +3,5 @@
 from pathlib import Path
 
 SAMPLE_WORK_ORDERS = Path(__file__).parent / "work_orders"
+#: Files the demo project ships besides its app: the experiment's evaluation and fixture.
+DEMO_PROJECT_FILES = Path(__file__).parent / "demo_project"

@@ -53,11 +53,30 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-4000:]
     summary = json.loads(done.stdout)
     assert set(summary) >= DEMO_KEYS
-    assert summary["work_orders"] == {"total": 20, "done": 20, "failed": 0}
+    # 18 sample WOs in 8 tracks; the two embeddings WOs became one experiment: its problem
+    # WO and one copy per variant.
+    assert summary["work_orders"] == {"total": 21, "done": 21, "failed": 0}
     assert summary["cost_usd"] > 0 and summary["duration_s"] > 0
     home, project = Path(summary["home"]), Path(summary["project_dir"])
-    tracks = {t["id"]: t for t in summary["tracks"]}
-    assert len(tracks) == 8
+    experiment = summary["experiment"]
+    scores = {v["track"]: v["score"] for v in experiment["variants"]}
+    assert set(scores) == {"embeddings-chunked-cosine", "embeddings-bm25-hybrid"}
+    # A winner by measurement: the better nDCG@3 on the fixture, merged with its ADR.
+    assert len(set(scores.values())) == 2 and None not in scores.values()
+    best = max(scores, key=lambda t: scores[t])
+    assert summary["winner"] == experiment["winner"] == best
+    assert experiment["status"] == "merged"
+    (loser,) = set(scores) - {best}
+    assert experiment["adr"] == "docs/decisions/0001-embeddings.md"
+    assert (project / experiment["adr"]).is_file()
+    assert Path(experiment["report"]).is_file()
+    assert git(project, "rev-parse", f"tracks/{loser}").strip() not in git(
+        project, "rev-list", "main"
+    )
+    all_tracks = {t["id"]: t for t in summary["tracks"]}
+    assert all_tracks[loser]["status"] == "cancelled"
+    tracks = {t: v for t, v in all_tracks.items() if t != loser}
+    assert len(tracks) == 9
     assert all(t["status"] == "completed" and t["done"] == t["total"] for t in tracks.values())
 
     orch = OrchRunner(home)
@@ -83,12 +102,14 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         listing = git(project, "worktree", "list", "--porcelain")
         assert f"branch refs/heads/{branch}" in listing
         assert str(home / "workspaces" / "demo-app" / track_id) in listing
+    assert f"refs/heads/tracks/{loser}" not in git(project, "worktree", "list", "--porcelain")
 
     # Every WO's module and test landed on main, and the project's check passes there:
     # the daemon committed only work whose check passed in its worktree.
     for wo in wos:
         name = re.sub(r"[^a-z0-9]+", "_", wo["id"].lower())
-        assert (project / "wo" / f"{name}.py").is_file(), wo["id"]
+        landed = bool(set(wo["tracks"]) & set(tracks))
+        assert (project / "wo" / f"{name}.py").is_file() == landed, wo["id"]
     assert git(project, "status", "--porcelain") == ""
     check = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"],
@@ -98,20 +119,22 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         timeout=300,
     )
     assert check.returncode == 0, check.stdout[-2000:]
-    assert "21 passed" in check.stdout
+    assert "20 passed" in check.stdout
 
     report = Path(summary["report"])
     assert report.is_file() and report.parent == home / "state" / "reports"
     text = report.read_text()
-    assert "work orders done: 20, failed: 0" in text
+    assert "work orders done: 21, failed: 0" in text
     for track_id in tracks:
         assert f"| {track_id} | completed |" in text
+    assert f"| {loser} | cancelled |" in text
+    assert "## Experiments" in text and f"| embeddings | merged | 2/2 | {best} |" in text
 
     # No agent process outlived the run; no run or WO is left live.
     status = orch.json("status")
     assert status["daemon"]["running"] is False
     assert status["runs"] == []
-    assert status["work_orders"] == {"done": 20}
+    assert status["work_orders"] == {"done": 21}
     assert status["directive"] is not None
 
 
@@ -119,10 +142,13 @@ def test_demo_no_run_prints_the_same_json(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     result = OrchRunner(tmp_path / "unused").json("demo", "--dir", root, "--no-run")
     assert set(result) >= DEMO_KEYS
-    assert result["work_orders"] == {"total": 20, "done": 0, "failed": 0}
+    assert result["work_orders"] == {"total": 21, "done": 0, "failed": 0}
     assert result["report"] is None
-    assert len(result["tracks"]) == 8
-    assert {t["status"] for t in result["tracks"]} == {"ready"}
+    assert len(result["tracks"]) == 10
+    variants = {t["id"] for t in result["tracks"] if t["status"] == "draft"}
+    assert variants == {"embeddings-chunked-cosine", "embeddings-bm25-hybrid"}
+    assert {t["status"] for t in result["tracks"]} == {"ready", "draft"}
+    assert result["experiment"]["status"] == "running" and result["winner"] is None
     assert (root / "home" / "config" / "orchestrator.toml").is_file()
     # The same home again: idempotent, nothing duplicated.
     again = OrchRunner(tmp_path / "unused").json("demo", "--dir", root, "--no-run")

@@ -1,7 +1,7 @@
 """Torture: SIGKILL the daemon at random moments, recover, continue; nothing lost or doubled.
 
-Runs the demo backlog (20 WOs, 8 tracks) through the real CLI and the simulator (with some
-latency), killing ``orch run`` with SIGKILL at seeded random moments, then ``orch recover``
+Runs the demo backlog (18 WOs in 8 tracks, and an experiment of two variants) through the
+real CLI and the simulator (with some latency), killing ``orch run`` with SIGKILL at seeded random moments, then ``orch recover``
 and a new ``orch run`` each time, until every WO is done. Then the invariants of
 DESIGN.md are checked on the final state.
 """
@@ -90,4 +90,6 @@ def test_sigkill_torture_loses_nothing_and_runs_nothing_twice(tmp_path: Path) ->
     assert _run_and_maybe_kill(home, ["run", "--exit-when-idle"], None) is False
     assert kills >= KILLS, f"only {kills} kills: the work finished first"
     figures = check_invariants(home)
-    assert figures["work_orders"] == 20
+    # 18 sample WOs, plus the demo experiment's problem WO and its two variants' copies.
+    assert figures["work_orders"] == 21
+    assert figures["experiments"] == {"embeddings": "merged"}

@@ -3,6 +3,12 @@
 No WO lost; no WO done twice; never two live runs of one WO or two workers on one track (from
 the events journal); one commit per done WO; every live track's worktree on its branch;
 ``PRAGMA integrity_check`` ok; ``git fsck`` clean; no orphaned CLI process.
+
+Experiments (``check_experiments``): a merged one has exactly one winner, merged exactly once
+(one merge commit naming it, its ADR added once, in that commit), none of the losers'
+commits on the base branch, losers cancelled with their branches and snapshot refs kept
+and their worktrees gone, its original WOs done once pointing at the merge; a failed or
+cancelled one merged nothing; every evaluation run recorded once per attempt.
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ from orchestrator.config import load_settings
 TERMINAL_RUN_STATUSES = {"succeeded", "failed", "interrupted", "resumed"}
 
 
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+def _rows(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     with sqlite3.connect(db) as conn:
-        return list(conn.execute(sql))
+        return list(conn.execute(sql, params))
 
 
 def check_invariants(home: Path, expect_all_done: bool = True) -> dict[str, object]:
@@ -92,9 +98,14 @@ def check_invariants(home: Path, expect_all_done: bool = True) -> dict[str, obje
             ["git", "fsck", "--no-progress"], cwd=str(path), capture_output=True, text=True
         )
         assert fsck.returncode == 0, fsck.stderr
+    originals = experiment_originals(db)
     for wo_id, status in statuses.items():
-        if status == "done":
+        if status == "done" and wo_id in originals:
+            # Done by an experiment's winner: its record is the merge, not a commit of its own.
+            assert commits[wo_id] == 0, f"{wo_id} (an experiment's original) has commits"
+        elif status == "done":
             assert commits[wo_id] == 1, f"{wo_id} has {commits[wo_id]} commits"
+    experiments = check_experiments(db, expect_final=expect_all_done)
 
     # Live tracks' worktrees are on their branches.
     for track_id, branch, worktree, status in _rows(
@@ -113,7 +124,127 @@ def check_invariants(home: Path, expect_all_done: bool = True) -> dict[str, obje
     orphans = find_agent_processes(settings.owner_id)
     assert not orphans, f"orphaned agent processes: {[p.pid for p in orphans]}"
     return {
+        "experiments": experiments,
         "work_orders": len(statuses),
         "done_events": sum(done_events.values()),
         "events": json.dumps(dict(Counter(s for s in statuses.values()))),
     }
+
+
+def _git(path: object, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=str(path), capture_output=True, text=True, check=True
+    ).stdout
+
+
+def experiment_originals(db: Path) -> set[str]:
+    return {
+        str(r[0]) for r in _rows(db, "SELECT wo_id FROM experiment_wos WHERE role = 'original'")
+    }
+
+
+def check_experiments(db: Path, expect_final: bool = True) -> dict[str, str]:
+    """Assert the experiment invariants; returns each experiment's status."""
+    result: dict[str, str] = {}
+    experiments = _rows(
+        db,
+        "SELECT e.id, e.status, e.winner_track_id, e.merge_commit, e.adr_path, e.base_branch, "
+        "e.eval_runs, p.path FROM experiments e JOIN projects p ON p.id = e.project_id",
+    )
+    eval_events = Counter(
+        (str(r[0]), json.loads(str(r[1]))["attempt"], json.loads(str(r[1]))["index"])
+        for r in _rows(db, "SELECT subject_id, data FROM events WHERE kind = 'eval_run'")
+    )
+    for track, attempt, index in _rows(db, "SELECT track_id, attempt, run_index FROM eval_runs"):
+        # Recorded once per attempt: one row (the DB's unique key) and one journal entry.
+        assert eval_events[(str(track), attempt, index)] == 1, (track, attempt, index)
+    assert sum(eval_events.values()) == len(_rows(db, "SELECT id FROM eval_runs"))
+    for exp_id, status, winner, merge, adr, base, eval_runs, repo in experiments:
+        result[str(exp_id)] = str(status)
+        if expect_final:
+            assert status in ("merged", "failed", "cancelled"), (exp_id, status)
+        variants = dict(
+            _rows(
+                db,
+                "SELECT track_id, status FROM experiment_variants WHERE experiment_id = ?",
+                (exp_id,),
+            )
+        )
+        tracks = {
+            str(r[0]): (r[1], r[2])
+            for r in _rows(
+                db,
+                "SELECT id, status, worktree_path FROM tracks WHERE id IN ("
+                + ",".join("?" for _ in variants)
+                + ")",
+                tuple(variants),
+            )
+        }
+        to_merged = _rows(
+            db,
+            "SELECT id FROM events WHERE kind = 'experiment_status' "
+            "AND subject_id = ? AND to_status = 'merged'",
+            (exp_id,),
+        )
+        trailer = f"Orchestrator-Experiment: {exp_id}"
+        merges = [
+            line.split()
+            for line in _git(repo, "log", "--merges", "--format=%H %P%x00%B%x01", str(base)).split(
+                "\x01"
+            )
+            if trailer in line
+        ]
+        base_commits = set(_git(repo, "rev-list", str(base)).split())
+        if status != "merged":
+            assert not merges, f"{exp_id} is {status} but was merged"
+            assert not to_merged
+            continue
+        assert len(to_merged) == 1, f"{exp_id} merged {len(to_merged)} times in the journal"
+        assert len(merges) == 1, f"{exp_id} has {len(merges)} merge commits"
+        merge_sha, _first, second = merges[0][0], merges[0][1], merges[0][2].split("\x00")[0]
+        assert merge_sha == merge
+        assert winner in variants and variants[winner] == "merged"
+        assert second == _git(repo, "rev-parse", f"tracks/{winner}").strip()
+        assert tracks[str(winner)][0] == "completed"
+        assert adr, f"{exp_id} merged without an ADR"
+        added = _git(
+            repo,
+            "log",
+            "--first-parent",
+            "-m",
+            "--diff-filter=A",
+            "--format=%H",
+            str(base),
+            "--",
+            str(adr),
+        )
+        assert added.split() == [merge], f"{exp_id}: ADR added by {added.split()}"
+        for track, variant_status in variants.items():
+            if track == winner:
+                continue
+            assert variant_status == "cancelled", (track, variant_status)
+            assert tracks[track] == ("cancelled", None), (track, tracks[track])
+            tip = _git(repo, "rev-parse", f"tracks/{track}").strip()
+            assert tip not in base_commits, f"loser {track}'s commits are on {base}"
+            _git(repo, "rev-parse", "--verify", f"refs/orchestrator/checkpoints/{track}/0")
+        for (wo_id,) in _rows(
+            db,
+            "SELECT wo_id FROM experiment_wos WHERE experiment_id = ? AND role = 'original'",
+            (exp_id,),
+        ):
+            (wo_status, done_commit) = _rows(
+                db,
+                "SELECT status, done_commit FROM work_orders WHERE id = ?",
+                (wo_id,),
+            )[0]
+            assert (wo_status, done_commit) == ("done", merge), (wo_id, wo_status)
+        # The winner's score came from exactly eval_runs runs of one attempt.
+        scored = _rows(
+            db,
+            "SELECT COUNT(*) FROM eval_runs r JOIN experiment_variants v "
+            "ON v.track_id = r.track_id AND v.eval_attempt = r.attempt "
+            "WHERE r.track_id = ? AND r.score IS NOT NULL",
+            (winner,),
+        )
+        assert scored[0][0] == eval_runs, (winner, scored)
+    return result
