@@ -1,9 +1,10 @@
 """Torture: SIGKILL the daemon at random moments, recover, continue; nothing lost or doubled.
 
 Runs the demo backlog (18 WOs in 8 tracks, and an experiment of two variants) through the
-real CLI and the simulator (with some latency), killing ``orch run`` with SIGKILL at seeded random moments, then ``orch recover``
-and a new ``orch run`` each time, until every WO is done. Then the invariants of
-DESIGN.md are checked on the final state.
+real CLI and the simulator (with some latency), killing ``orch run`` with SIGKILL at seeded
+random moments, then ``orch recover`` and a new ``orch run`` each time, until every WO is
+done and the experiment landed. Then the invariants of DESIGN.md (the experiment's among
+them) are checked on the final state.
 """
 
 from __future__ import annotations
