@@ -340,3 +340,52 @@ def test_cancel_before_any_run_gives_the_work_orders_back(
         wo_id,
     )
     assert orch.fails("experiment", "cancel", "early").err.count("cancelled already") == 1
+
+
+#: Like EVAL_SCRIPT, but each run adds a wobble (+0, +2, -1 by run) to the hypothesis's
+#: number: two variants a point apart then lie within each other's spread.
+WOBBLY_EVAL = r"""
+import pathlib, re
+count = pathlib.Path(".eval-count")
+n = int(count.read_text()) if count.exists() else 0
+count.write_text(str(n + 1))
+text = "".join(p.read_text() for p in sorted(pathlib.Path("wo").glob("*.py")))
+number = int(re.search(r"^HYPOTHESIS = '\D*(\d+)", text, re.M).group(1))
+print(number + (0, 2, -1)[n % 3])
+"""
+
+
+@pytest.mark.timeout(600)
+def test_a_close_call_is_said_plainly_and_the_judge_breaks_it(
+    orch: OrchRunner, exp_project: str, exp_repo: Path, orch_proc: Callable[..., Any]
+) -> None:
+    (exp_repo / "eval" / "wobbly.py").write_text(WOBBLY_EVAL)
+    git(exp_repo, "add", "-A")
+    git(exp_repo, "commit", "-q", "-m", "wobbly evaluation")
+    start(
+        orch,
+        "--name",
+        "close",
+        "--hypothesis",
+        "aim for 10",
+        "--hypothesis",
+        "aim for 11",
+        "--eval",
+        "python3 eval/wobbly.py",
+        "--goal",
+        "Get close",
+    )
+    run_daemon(orch_proc)
+    shown = orch.json("experiment", "show", "close")
+    scores = {v["track"]: sorted(v["scores"]) for v in shown["variants"]}
+    assert scores == {"close-a": [9, 10, 12], "close-b": [10, 11, 13]}
+    assert shown["status"] == "merged" and shown["winner"] == "close-b"
+    assert shown["close_call"] and "not separate" in shown["close_call"]
+    assert shown["decided_by"] == "judge"
+    assert shown["decision_reason"].startswith("the judge picked close-b")
+    report = Path(shown["report"]).read_text()
+    assert "Close call" in report and "the judge picked close-b" in report
+    db = orch.home / "state" / "orchestrator.db"
+    with sqlite3.connect(db) as conn:
+        judges = conn.execute("SELECT status FROM agent_runs WHERE role = 'judge'").fetchall()
+    assert judges == [("succeeded",)]
