@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from orchestrator.domain.errors import NotFoundError, ValidationError
@@ -410,11 +411,15 @@ class ExperimentQueries(WorkOrderQueries, TrackQueries):
                         col(ExperimentRow.status).not_in(
                             [s.value for s in OPEN_EXPERIMENT_STATUSES]
                         ),
-                        col(ExperimentVariantRow.track_id)
-                        != col(ExperimentRow.winner_track_id)
-                        | col(ExperimentRow.winner_track_id).is_(None),
-                        col(TrackRow.status).not_in(final_tracks)
-                        | col(TrackRow.worktree_path).is_not(None),
+                        or_(
+                            col(ExperimentRow.winner_track_id).is_(None),
+                            col(ExperimentVariantRow.track_id)
+                            != col(ExperimentRow.winner_track_id),
+                        ),
+                        or_(
+                            col(TrackRow.status).not_in(final_tracks),
+                            col(TrackRow.worktree_path).is_not(None),
+                        ),
                     )
                 )
             )
