@@ -154,6 +154,9 @@ class Supervisor:
         ctx = self.ctx
         while ctx.stop_reason is None:
             self.state.wake = anyio.Event()
+            # Busy at the start counts too: a task that ends while this round reads the
+            # state leaves work the round did not see (the next round will).
+            was_busy = self._busy()
             await self._check_limits()
             if ctx.stop_reason is not None:
                 break
@@ -165,11 +168,7 @@ class Supervisor:
             stepped = await self.experiments.round(self._spawner(tg))
             activated = await self._activate_ready_tracks()
             started = await self._dispatch(tg) + stepped
-            busy = (
-                bool(self.state.track_scopes)
-                or self.state.global_running
-                or bool(self.organizer.running)
-            )
+            busy = was_busy or self._busy()
             if ctx.options.exit_when_idle and not (busy or started or activated):
                 self.request_stop("idle: no work left that can start")
                 break
@@ -199,6 +198,13 @@ class Supervisor:
             return True
 
         return spawn
+
+    def _busy(self) -> bool:
+        return (
+            bool(self.state.track_scopes)
+            or self.state.global_running
+            or bool(self.organizer.running)
+        )
 
     async def _check_limits(self) -> None:
         ctx = self.ctx
@@ -268,8 +274,10 @@ class Supervisor:
             for w in work
             if w.startable and w.track.id not in state.track_scopes and not over_budget(w)
         }
+        # Over every active track, not only the candidates: a variant alone in line still
+        # gets its experiment's mean weight.
         weights = share_within_groups(
-            {t.track.id: t.track.weight for t in candidates.values()},
+            {t.track.id: t.track.weight for t in work},
             {t.track.id: t.track.experiment for t in work if t.track.experiment},
         )
         chosen = choose_tracks(

@@ -63,7 +63,8 @@ async def test_a_variant_the_global_agent_starves_still_races(home: Path, tmp_pa
         timeout=90,
     )
     experiment = h.store.get_experiment("e")
-    assert experiment.status is ExperimentStatus.MERGED
+    tracks = {t["id"]: (t["status"], t["weight"], t["done_count"]) for t in h.store.list_tracks()}
+    assert experiment.status is ExperimentStatus.MERGED, (tracks, h.worker_order())
     assert experiment.winner_track_id == "e-b"
     assert [v.score for v in experiment.variants] == [1.0, 2.0]
     # Each variant's worker was told its hypothesis, in the payload and the WO's context.
