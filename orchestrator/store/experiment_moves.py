@@ -21,7 +21,7 @@ from orchestrator.domain.experiment import (
     check_experiment_transition,
 )
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
-from orchestrator.store.experiments import ExperimentQueries
+from orchestrator.store.experiment_starts import ExperimentStarts
 from orchestrator.store.tables import (
     EvalRunRow,
     ExperimentRow,
@@ -41,7 +41,7 @@ _TO_CANCELLED: dict[TrackStatus, tuple[TrackStatus, ...]] = {
 }
 
 
-class ExperimentMoves(ExperimentQueries):
+class ExperimentMoves(ExperimentStarts):
     def _experiment_row(self, session: Session, experiment_id: str) -> ExperimentRow:
         row = session.get(ExperimentRow, experiment_id)
         if row is None:
