@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -350,3 +351,14 @@ def test_the_report_escapes_hypotheses_in_its_table() -> None:
     row = next(line for line in text.splitlines() if line.startswith("| a |"))
     assert "x \\| y \\| injected \\| row \\|" in row
     assert not any(line.startswith("| injected") for line in text.splitlines())
+
+
+def test_the_sqlite_store_implements_the_experiment_contract(tmp_path: Path) -> None:
+    from orchestrator.store.experiment_contract import ExperimentStore
+    from orchestrator.store.sqlite_store import SQLiteStore
+
+    store = SQLiteStore.open(tmp_path / "db.sqlite")
+    try:
+        assert isinstance(store, ExperimentStore)
+    finally:
+        store.close()
