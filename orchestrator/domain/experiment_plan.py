@@ -24,6 +24,10 @@ FINAL_TRACK_STATUSES = frozenset(
 )
 
 
+#: A variant whose track a person ended this way can no longer be evaluated.
+_GONE = frozenset({TrackStatus.CANCELLED, TrackStatus.FAILED, TrackStatus.ARCHIVED})
+
+
 @dataclass(frozen=True)
 class VariantProgress:
     """What the store says of one variant's track right now."""
@@ -76,6 +80,10 @@ def _variant_steps(experiment: Experiment, progress: Mapping[str, VariantProgres
                 steps.append(Step(ACTIVATE, variant.track_id))
                 continue
             if state.live_runs:
+                continue
+            if state.track_status in _GONE:
+                reason = f"its track was {state.track_status.value} by hand"
+                steps.append(Step(DISQUALIFY, variant.track_id, reason))
                 continue
             money = over_budget(experiment, state)
             if money is not None:

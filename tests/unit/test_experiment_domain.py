@@ -295,6 +295,13 @@ def test_plan_disqualifies_failed_work_and_overspending() -> None:
     assert "WO-2026-003" in steps[0].reason and "budget" in steps[1].reason
 
 
+def test_a_variant_whose_track_was_cancelled_by_hand_is_disqualified() -> None:
+    exp = _experiment(_running("a"), _running("b"))
+    steps = next_steps(exp, {"a": _progress(TrackStatus.CANCELLED), "b": _progress(unfinished=1)})
+    assert [(s.kind, s.track) for s in steps] == [(DISQUALIFY, "a")]
+    assert "cancelled by hand" in steps[0].reason
+
+
 def test_plan_moves_to_deciding_then_decides_lands_or_fails() -> None:
     scored = [_variant("a", [1], 0), _variant("b", [2], 1)]
     progress = {"a": _progress(), "b": _progress()}
