@@ -160,7 +160,12 @@ class Supervisor:
             await self._check_limits()
             if ctx.stop_reason is not None:
                 break
-            if self.state.global_wanted and not self.state.global_running:
+            # The global agent is a session like any other: it waits for a free slot.
+            if (
+                self.state.global_wanted
+                and not self.state.global_running
+                and self._in_use() < ctx.options.max_agents
+            ):
                 reason, self.state.global_wanted = self.state.global_wanted, None
                 self.state.global_running = True
                 tg.start_soon(self._global_round, reason)
@@ -198,6 +203,16 @@ class Supervisor:
             return True
 
         return spawn
+
+    def _in_use(self) -> int:
+        """Agent slots taken: track steps (and experiment steps), the global agent, the
+        organizer."""
+        state = self.state
+        return (
+            len(state.track_scopes)
+            + (1 if state.global_running else 0)
+            + len(self.organizer.running)
+        )
 
     def _busy(self) -> bool:
         return (
@@ -263,12 +278,7 @@ class Supervisor:
             if fresh.status == TrackStatus.ACTIVE.value and fresh.id not in state.track_scopes:
                 await finish_track(ctx, fresh)
                 self._want_global("track finished")
-        in_use = (
-            len(state.track_scopes)
-            + (1 if state.global_running else 0)
-            + len(self.organizer.running)
-        )
-        free = ctx.options.max_agents - in_use
+        free = ctx.options.max_agents - self._in_use()
         candidates = {
             w.track.id: w
             for w in work
