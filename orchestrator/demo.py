@@ -120,18 +120,22 @@ def setup_demo(directory: Path | None) -> DemoSetup:
         files = collect_files([SAMPLE_WORK_ORDERS])
         plain = [f for f in files if not f.name.startswith(EXPERIMENT_WOS)]
         import_files(store, DEMO_PROJECT, plain)
-        tracks = _tracks_by_tag(store)
+        sample_ids = {parse_wo_file(str(f), f.read_bytes()).id for f in plain}
+        tracks = _tracks_by_tag(store, sample_ids)
         _start_experiment(store, settings, [f for f in files if f not in plain])
     finally:
         store.close()
     return DemoSetup(root, project_dir, home, settings, tracks)
 
 
-def _tracks_by_tag(store: SQLiteStore) -> list[str]:
-    """One track per first tag, each marked ready so the daemon activates it."""
+def _tracks_by_tag(store: SQLiteStore, sample_ids: set[str]) -> list[str]:
+    """One track per first tag of the sample WOs (not the experiment's), each marked ready
+    so the daemon activates it."""
     existing = {t["id"] for t in store.list_tracks(project=DEMO_PROJECT)}
     groups: dict[str, list[dict[str, Any]]] = {}
     for wo in store.list_work_orders(project=DEMO_PROJECT):
+        if wo["id"] not in sample_ids:
+            continue
         tag = wo["tags"][0] if wo["tags"] else "general"
         groups.setdefault(slugify(tag), []).append(wo)
     for name, wos in sorted(groups.items()):
