@@ -16,7 +16,12 @@ from orchestrator.domain.experiment_spec import (
 )
 from orchestrator.domain.lifecycle import WOStatus
 from orchestrator.domain.models import TrackType, WorkOrder
-from orchestrator.store.experiments import _HOLDING, _TAKEABLE, ExperimentQueries, NewExperiment
+from orchestrator.store.experiments import (
+    HOLDING_STATUSES,
+    TAKEABLE_WO_STATUSES,
+    ExperimentQueries,
+    NewExperiment,
+)
 from orchestrator.store.tables import (
     ExperimentRow,
     ExperimentVariantRow,
@@ -125,11 +130,13 @@ class ExperimentStarts(ExperimentQueries):
             holder = session.exec(
                 select(ExperimentWORow.experiment_id)
                 .join(ExperimentRow, col(ExperimentRow.id) == col(ExperimentWORow.experiment_id))
-                .where(ExperimentWORow.wo_id == wo_id, col(ExperimentRow.status).in_(_HOLDING))
+                .where(
+                    ExperimentWORow.wo_id == wo_id, col(ExperimentRow.status).in_(HOLDING_STATUSES)
+                )
             ).first()
             if holder is not None:
                 raise ValidationError(f"{wo_id} is already in experiment {holder}")
-            if WOStatus(row.status) not in _TAKEABLE:
+            if WOStatus(row.status) not in TAKEABLE_WO_STATUSES:
                 raise ValidationError(
                     f"{wo_id} is {row.status}: an experiment takes only unfinished work "
                     "orders that are not running"

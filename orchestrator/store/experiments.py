@@ -38,9 +38,9 @@ from orchestrator.store.tracks import TrackQueries
 from orchestrator.store.work_orders import WorkOrderQueries, row_to_wo
 
 #: Original WO statuses an experiment may take on (done, running or cancelled ones not).
-_TAKEABLE = {WOStatus.BACKLOG, WOStatus.READY, WOStatus.BLOCKED, WOStatus.FAILED}
+TAKEABLE_WO_STATUSES = {WOStatus.BACKLOG, WOStatus.READY, WOStatus.BLOCKED, WOStatus.FAILED}
 #: Experiments that still hold their WOs (a cancelled or failed one gave them back).
-_HOLDING = (*(s.value for s in OPEN_EXPERIMENT_STATUSES), ExperimentStatus.MERGED.value)
+HOLDING_STATUSES = (*(s.value for s in OPEN_EXPERIMENT_STATUSES), ExperimentStatus.MERGED.value)
 
 
 @dataclass(frozen=True)
