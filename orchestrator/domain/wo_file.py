@@ -141,6 +141,8 @@ def _load_mapping(yaml_text: str) -> dict[str, Any]:
     try:
         data = yaml.load(yaml_text, Loader=_SAFE_LOADER)
     except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in (exc.problem or ""):  # libyaml's own limit, worded as ours
+            raise ValidationError("bad YAML in frontmatter: nested too deeply") from None
         raise ValidationError(f"bad YAML in frontmatter: {_yaml_reason(exc)}") from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date 2026-13-45, say
         raise ValidationError(f"bad YAML in frontmatter: {_one_line(str(exc))}") from None

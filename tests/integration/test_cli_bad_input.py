@@ -20,9 +20,6 @@ from tests.fixtures.bad_wo_files import BAD_CASES, BadCase, wo_text
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(
-        not SAMPLES_DIR.is_dir(), reason=f"sample backlog not found at {SAMPLES_DIR}"
-    ),
 ]
 
 

@@ -27,9 +27,6 @@ TRACK_LIST_KEYS = {
     "wo_count",
     "done_count",
 }
-needs_samples = pytest.mark.skipif(
-    not SAMPLES_DIR.is_dir(), reason=f"sample backlog not found at {SAMPLES_DIR}"
-)
 
 
 def year() -> int:
@@ -199,7 +196,6 @@ def test_wo_add_needs_project_when_there_are_several(
     assert [w["project"] for w in orch.json("wo", "list")] == ["other"]
 
 
-@needs_samples
 def test_wo_import_samples_and_list(orch: OrchRunner, project: str) -> None:
     result = orch.ok("wo", "import", SAMPLES_DIR)
     assert "20 files: 20 new, 0 updated" in result.out
@@ -245,7 +241,6 @@ def test_wo_list_filters(
     assert orch.json("wo", "list", "--track", "t1")[0]["tracks"] == ["t1"]
 
 
-@needs_samples
 def test_wo_show_text_and_json(orch: OrchRunner, project: str) -> None:
     orch.ok("wo", "import", SAMPLES_DIR)
     data = orch.json("wo", "show", "WO-2026-001")
@@ -260,7 +255,6 @@ def test_wo_show_text_and_json(orch: OrchRunner, project: str) -> None:
     assert "runner, security" in text
 
 
-@needs_samples
 def test_wo_export_writes_every_wo(orch: OrchRunner, project: str, tmp_path: Path) -> None:
     orch.ok("wo", "import", SAMPLES_DIR)
     out = tmp_path / "export"
@@ -472,7 +466,6 @@ def test_activate_creates_a_worktree_and_archive_removes_it(
 # ------------------------------------------------------------------------------ status
 
 
-@needs_samples
 def test_status_json_shape(orch: OrchRunner, project: str) -> None:
     orch.ok("wo", "import", SAMPLES_DIR)
     orch.ok("track", "create", "--project", project, "--name", "a", "--type", "feature")

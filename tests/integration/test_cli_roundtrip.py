@@ -14,9 +14,6 @@ from tests.conftest import SAMPLES_DIR, OrchRunner, db_dump
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(
-        not SAMPLES_DIR.is_dir(), reason=f"sample backlog not found at {SAMPLES_DIR}"
-    ),
 ]
 
 #: A WO that uses what the samples do not: extra fields, a non-default status, unicode,

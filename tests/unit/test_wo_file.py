@@ -16,18 +16,14 @@ from orchestrator.domain.wo_file import (
     render_wo_file,
     wo_filename,
 )
+from tests.conftest import SAMPLES_DIR
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-SAMPLES = SHARED / "samples" / "work-orders"
-SEEDS = SHARED / "seeds"
-SAMPLE_FILES = sorted(SAMPLES.glob("*.md")) if SAMPLES.is_dir() else []
+SAMPLE_FILES = sorted(SAMPLES_DIR.glob("*.md"))
+#: seeds/003's example WO file, copied into the repository so a fresh clone tests it.
+SEED_EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "seed_003_work_order.txt"
 #: Samples with unquoted ': ' in values: readable only through the quoting repair,
 #: so their export differs from the original by those quotes.
 NEEDS_QUOTES = {"WO-2026-003", "WO-2026-019", "WO-2026-020"}
-
-needs_samples = pytest.mark.skipif(
-    not SAMPLE_FILES, reason=f"sample backlog not found at {SAMPLES} (it lives in ../shared)"
-)
 
 
 def parse_text(text: str, source: str = "wo.md") -> WorkOrder:
@@ -41,12 +37,10 @@ def roundtrip(wo: WorkOrder) -> WorkOrder:
 # ------------------------------------------------------------------------ sample backlog
 
 
-@needs_samples
 def test_sample_backlog_is_complete() -> None:
     assert len(SAMPLE_FILES) == 20
 
 
-@needs_samples
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name[:11])
 def test_sample_parses_and_round_trips(path: Path) -> None:
     wo = parse_wo_file(path.name, path.read_bytes())
@@ -64,7 +58,6 @@ def test_sample_parses_and_round_trips(path: Path) -> None:
         assert rendered == path.read_text(encoding="utf-8")
 
 
-@needs_samples
 def test_sample_with_colons_reads_as_text() -> None:
     path = next(p for p in SAMPLE_FILES if p.name.startswith("WO-2026-003"))
     wo = parse_wo_file(path.name, path.read_bytes())
@@ -72,7 +65,6 @@ def test_sample_with_colons_reads_as_text() -> None:
     assert wo.acceptance_criteria[0] == wo.goal
 
 
-@needs_samples
 def test_sample_dependencies() -> None:
     wos = {p.name[:11]: parse_wo_file(p.name, p.read_bytes()) for p in SAMPLE_FILES}
     assert wos["WO-2026-002"].depends_on == ("WO-2026-001",)
@@ -83,10 +75,7 @@ def test_sample_dependencies() -> None:
 
 
 def _seed() -> Path:
-    found = sorted(SEEDS.glob("003_*.txt")) if SEEDS.is_dir() else []
-    if not found:
-        pytest.skip(f"seeds/003 example not found in {SEEDS}")
-    return found[0]
+    return SEED_EXAMPLE
 
 
 def test_seed_example_keeps_every_field() -> None:
