@@ -8,10 +8,12 @@ key or a value of the wrong type is a :class:`ConfigError` naming the key.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
+import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,68 +24,163 @@ CONFIG_RELPATH = Path("config") / "orchestrator.toml"
 ENV_PREFIX = "ORCH_"
 
 
-def _key(default: Any, doc: str) -> Any:
-    """A settings field with its documentation (written into the default config file)."""
-    return field(default=default, metadata={"doc": doc})
+@dataclass(frozen=True)
+class Allowed:
+    """The values a key accepts beyond its type: bounds, a fixed set, or a check.
+
+    Declared with each key (``_key(..., allowed=Allowed(ge=1))``), so the loader checks every
+    key the same way and an error, the default file and the README can state the range.
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    choices: tuple[str, ...] = ()
+    #: A check of a string's syntax: returns the problem, or None when the value is fine.
+    check: Callable[[str], str | None] | None = None
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        parts = []
+        if self.gt is not None:
+            parts.append(f"> {self.gt:g}")
+        if self.ge is not None:
+            parts.append(f">= {self.ge:g}")
+        if self.le is not None:
+            parts.append(f"<= {self.le:g}")
+        return " and ".join(parts)
+
+    def problem(self, value: Any, kind: str) -> str | None:
+        """What ``value`` (already of the key's type, a ``kind``) should be, or None if fine."""
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"a finite number {self.describe()}".rstrip()
+        if self.choices and value not in self.choices:
+            return self.describe()
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            too_low = (self.ge is not None and value < self.ge) or (
+                self.gt is not None and value <= self.gt
+            )
+            if too_low or (self.le is not None and value > self.le):
+                return f"{kind} {self.describe()}"
+        if self.check is not None and isinstance(value, str):
+            return self.check(value)
+        return None
+
+
+ANY = Allowed()
+
+
+def _key(default: Any, doc: str, allowed: Allowed = ANY) -> Any:
+    """A settings field with its documentation and allowed values (see :class:`Allowed`)."""
+    return field(default=default, metadata={"doc": doc, "allowed": allowed})
+
+
+def _fault_spec_problem(spec: str) -> str | None:
+    if not spec:
+        return None
+    # Imported only when a spec is set: the simulator package is not on the read path.
+    from orchestrator.sim.faults import parse_fault_spec
+
+    try:
+        parse_fault_spec(spec)
+    except ValueError as exc:
+        return f'a fault spec like "429:0.1,latency:200ms" ({exc})'
+    return None
+
+
+POSITIVE = Allowed(gt=0)
+NON_NEGATIVE = Allowed(ge=0)
+AT_LEAST_ONE = Allowed(ge=1)
 
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    max_agents: int = _key(4, "Agent sessions (workers and decision agents) running at once.")
-    global_interval_s: float = _key(900.0, "Seconds between global-agent planning rounds.")
-    dispatch_interval_s: float = _key(
-        2.0, "Seconds between dispatch rounds (dispatch also runs whenever a slot frees up)."
+    max_agents: int = _key(
+        4,
+        "Agent sessions (workers and decision agents) running at once.",
+        Allowed(ge=1, le=256),
     )
-    heartbeat_interval_s: float = _key(5.0, "Seconds between lease heartbeats.")
+    global_interval_s: float = _key(
+        900.0, "Seconds between global-agent planning rounds.", POSITIVE
+    )
+    dispatch_interval_s: float = _key(
+        2.0,
+        "Seconds between dispatch rounds (dispatch also runs whenever a slot frees up).",
+        POSITIVE,
+    )
+    heartbeat_interval_s: float = _key(5.0, "Seconds between lease heartbeats.", POSITIVE)
     lease_ttl_s: float = _key(
-        30.0, "Seconds without a heartbeat after which a daemon's lease counts as expired."
+        30.0,
+        "Seconds without a heartbeat after which a daemon's lease counts as expired.",
+        POSITIVE,
     )
     shutdown_grace_s: float = _key(
-        30.0, "Seconds a graceful stop may take before sessions are cut off."
+        30.0, "Seconds a graceful stop may take before sessions are cut off.", NON_NEGATIVE
     )
-    queue_size: int = _key(10, "Work orders the project agent queues per track at a time.")
+    queue_size: int = _key(
+        10, "Work orders the project agent queues per track at a time.", Allowed(ge=1, le=1000)
+    )
 
 
 @dataclass(frozen=True)
 class LimitSettings:
-    run_wall_clock_s: float = _key(3600.0, "Wall-clock seconds one agent session may run.")
+    run_wall_clock_s: float = _key(
+        3600.0, "Wall-clock seconds one agent session may run.", POSITIVE
+    )
     idle_timeout_s: float = _key(
-        300.0, "Seconds without any message from a session before the idle watchdog ends it."
+        300.0,
+        "Seconds without any message from a session before the idle watchdog ends it.",
+        POSITIVE,
     )
-    max_turns: int = _key(60, "Turns one agent session may take.")
-    max_cost_per_run_usd: float = _key(5.0, "Cost cap of one agent session, in USD.")
-    max_cost_per_wo_usd: float = _key(10.0, "Cost cap of one work order over all attempts.")
+    max_turns: int = _key(60, "Turns one agent session may take.", AT_LEAST_ONE)
+    max_cost_per_run_usd: float = _key(5.0, "Cost cap of one agent session, in USD.", POSITIVE)
+    max_cost_per_wo_usd: float = _key(
+        10.0, "Cost cap of one work order over all attempts.", POSITIVE
+    )
     budget_per_run_usd: float = _key(
-        0.0, "Cost cap of one `orch run`, in USD (0: no cap; `--budget` overrides)."
+        0.0, "Cost cap of one `orch run`, in USD (0: no cap; `--budget` overrides).", NON_NEGATIVE
     )
-    max_attempts: int = _key(3, "Attempts per work order before it is marked failed.")
-    check_timeout_s: float = _key(900.0, "Seconds the project's check command may run.")
+    max_attempts: int = _key(
+        3, "Attempts per work order before it is marked failed.", Allowed(ge=1, le=100)
+    )
+    check_timeout_s: float = _key(900.0, "Seconds the project's check command may run.", POSITIVE)
 
 
 @dataclass(frozen=True)
 class ModelSettings:
     backend: str = _key(
-        "claude", '"claude" uses your Claude login; "sim" runs the offline simulator on loopback.'
+        "claude",
+        '"claude" uses your Claude login; "sim" runs the offline simulator on loopback.',
+        Allowed(choices=("claude", "sim")),
     )
     model: str = _key("", 'Model name passed to the CLI ("" lets the CLI choose).')
     sim_faults: str = _key(
-        "", 'Fault spec for the simulator, e.g. "429:0.1,latency:200ms" ("" for none).'
+        "",
+        'Fault spec for the simulator, e.g. "429:0.1,latency:200ms" ("" for none).',
+        Allowed(check=_fault_spec_problem),
     )
-    sim_seed: int = _key(0, "Seed of the simulator's fault injection.")
+    sim_seed: int = _key(0, "Seed of the simulator's fault injection.", NON_NEGATIVE)
 
 
 @dataclass(frozen=True)
 class OrganizerSettings:
     organize_after_new_wos: int = _key(
-        10, "New work orders in a project that trigger the organizer automatically."
+        10,
+        "New work orders in a project that trigger the organizer automatically (0: never).",
+        NON_NEGATIVE,
     )
     auto_apply_incremental: bool = _key(
         False, "Apply incremental proposals that only assign WOs to existing tracks unreviewed."
     )
     context_token_budget: int = _key(
-        12000, "Token budget of the organizer's context (estimated as characters / 4)."
+        12000,
+        "Token budget of the organizer's context (estimated as characters / 4).",
+        Allowed(ge=1000),
     )
-    max_attempts: int = _key(3, "Attempts the organizer gets to correct an invalid proposal.")
+    max_attempts: int = _key(
+        3, "Attempts the organizer gets to correct an invalid proposal.", Allowed(ge=1, le=20)
+    )
 
 
 @dataclass(frozen=True)
@@ -94,13 +191,19 @@ class ExperimentSettings:
         "of an automatic decision; false: the rule's order stands.",
     )
     eval_timeout_s: float = _key(
-        0.0, "Default seconds one evaluation run may take (0: limits.check_timeout_s)."
+        0.0,
+        "Default seconds one evaluation run may take (0: limits.check_timeout_s).",
+        NON_NEGATIVE,
     )
 
 
 @dataclass(frozen=True)
 class LoggingSettings:
-    level: str = _key("info", "Lowest level written: debug, info, warning or error.")
+    level: str = _key(
+        "info",
+        "Lowest level written: debug, info, warning or error.",
+        Allowed(choices=("debug", "info", "warning", "error")),
+    )
     secret_env_vars: tuple[str, ...] = _key(
         ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
         "Environment variables whose values are redacted from every log line.",
@@ -157,6 +260,12 @@ SECTIONS: dict[str, type[Any]] = {
 }
 
 
+#: ORCH_* variables that are not settings: the home, and what the daemon gives its agents.
+NON_SETTING_ENV_VARS = frozenset({"ORCH_HOME", "ORCH_AGENT_OWNER", "ORCH_AGENT_TOKEN"})
+
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "text"}
+
+
 def _coerce(key: str, value: Any, annotation: str, from_env: bool) -> Any:
     """Check (TOML) or parse (env) one value against its field's type."""
     try:
@@ -187,22 +296,71 @@ def _coerce(key: str, value: Any, annotation: str, from_env: bool) -> Any:
                 raise ValueError
             return tuple(i.strip() for i in items if i.strip())
     except ValueError:
-        raise ConfigError(f"config key {key}: expected {annotation}, got {value!r}") from None
+        expected = _TYPE_WORDS.get(annotation, annotation)
+        raise ConfigError(f"config key {key}: expected {expected}, got {value!r}") from None
     raise ConfigError(f"config key {key}: unsupported type {annotation}")
 
 
+def _checked(key: str, f: dataclasses.Field[Any], value: Any, from_env: bool) -> Any:
+    """``value`` of field ``f`` parsed, type-checked and range-checked, or ConfigError."""
+    annotation = str(f.type)
+    parsed = _coerce(key, value, annotation, from_env)
+    allowed: Allowed = f.metadata["allowed"]
+    problem = allowed.problem(parsed, _TYPE_WORDS.get(annotation, annotation))
+    if problem is not None:
+        raise ConfigError(f"config key {key}: must be {problem}, got {value!r}")
+    return parsed
+
+
+def _closest(name: str, known: list[str]) -> str:
+    match = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def env_var_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+
+
+def _check_env_names(env: Mapping[str, str]) -> None:
+    """An ORCH_* variable that names no setting is a typo: refuse it, naming the closest."""
+    known = [env_var_name(s, f.name) for s, cls in SECTIONS.items() for f in fields(cls)]
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known and name not in NON_SETTING_ENV_VARS:
+            # Compared without the prefix, which every candidate shares.
+            names = [k.removeprefix(ENV_PREFIX) for k in [*known, *sorted(NON_SETTING_ENV_VARS)]]
+            hint = _closest(name.removeprefix(ENV_PREFIX), names).replace(
+                "mean ", "mean " + ENV_PREFIX
+            )
+            raise ConfigError(f"unknown environment variable {name}{hint}")
+
+
 def _section(name: str, cls: type[Any], table: Mapping[str, Any], env: Mapping[str, str]) -> Any:
-    hints = {f.name: str(f.type) for f in fields(cls)}
+    by_name = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in hints:
-            raise ConfigError(f"unknown config key {name}.{key}")
-        values[key] = _coerce(f"{name}.{key}", value, hints[key], from_env=False)
-    for key, annotation in hints.items():
-        env_name = f"{ENV_PREFIX}{name.upper()}_{key.upper()}"
+        if key not in by_name:
+            raise ConfigError(f"unknown config key {name}.{key}{_closest(key, list(by_name))}")
+        values[key] = _checked(f"{name}.{key}", by_name[key], value, from_env=False)
+    for key, f in by_name.items():
+        env_name = env_var_name(name, key)
         if env_name in env:
-            values[key] = _coerce(env_name, env[env_name], annotation, from_env=True)
+            values[key] = _checked(f"{env_name} ({name}.{key})", f, env[env_name], from_env=True)
     return cls(**values)
+
+
+def _check_together(settings: Settings) -> None:
+    """Rules between keys: a lease must outlive the heartbeats that renew it."""
+    daemon = settings.daemon
+    if daemon.lease_ttl_s <= daemon.heartbeat_interval_s:
+        raise ConfigError(
+            f"config key daemon.lease_ttl_s ({daemon.lease_ttl_s:g}) must be greater than "
+            f"daemon.heartbeat_interval_s ({daemon.heartbeat_interval_s:g})"
+        )
+
+
+def check_environment(env: Mapping[str, str] | None = None) -> None:
+    """Refuse bad ORCH_* variables before a home is known (``orch demo`` makes its own)."""
+    _from_data(Path("."), {}, Path("(none)"), os.environ if env is None else env)
 
 
 def load_settings(home: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -210,24 +368,30 @@ def load_settings(home: Path, env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     path = home / CONFIG_RELPATH
     data: dict[str, Any] = {}
-    if path.exists():
+    if path.is_file():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return _from_data(home, data, path, env)
+
+
+def _from_data(home: Path, data: dict[str, Any], path: Path, env: Mapping[str, str]) -> Settings:
+    _check_env_names(env)
     for name in data:
         if name not in SECTIONS:
-            raise ConfigError(f"unknown config section [{name}] in {path}")
+            raise ConfigError(
+                f"unknown config section [{name}] in {path}{_closest(name, list(SECTIONS))}"
+            )
         if not isinstance(data[name], dict):
             raise ConfigError(f"config section {name} must be a table")
     sections = {
         name: _section(name, cls, data.get(name, {}), env) for name, cls in SECTIONS.items()
     }
     settings = Settings(home=home.resolve(), **sections)
-    if settings.model.backend not in {"claude", "sim"}:
-        raise ConfigError(
-            f"config key model.backend: expected claude or sim, got {settings.model.backend!r}"
-        )
+    _check_together(settings)
     return settings
 
 
@@ -247,7 +411,8 @@ def render_default_config() -> str:
     for name, cls in SECTIONS.items():
         lines.append(f"[{name}]")
         for f in fields(cls):
-            lines.append(f"# {f.metadata['doc']}")
+            allowed = f.metadata["allowed"].describe()
+            lines.append(f"# {f.metadata['doc']}" + (f" Allowed: {allowed}." if allowed else ""))
             lines.append(f"{f.name} = {_toml_value(getattr(cls(), f.name))}")
             lines.append("")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from typing import Any
 
 from orchestrator.backlog import collect_files, import_files
 from orchestrator.config import Settings, load_settings, render_default_config
+from orchestrator.domain.errors import UserInputError
 from orchestrator.domain.experiment_spec import ExperimentSpec, HypothesisSpec
 from orchestrator.domain.ids import slugify
 from orchestrator.domain.lifecycle import TrackStatus
@@ -99,6 +100,7 @@ def setup_demo(directory: Path | None) -> DemoSetup:
     root = (directory or Path(tempfile.mkdtemp(prefix="orch-demo-"))).resolve()
     project_dir = root / DEMO_PROJECT
     home = root / "home"
+    _check_reusable(home, project_dir)
     make_sample_project(project_dir)
     config = home / "config" / "orchestrator.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
@@ -119,13 +121,37 @@ def setup_demo(directory: Path | None) -> DemoSetup:
             )
         files = collect_files([SAMPLE_WORK_ORDERS])
         plain = [f for f in files if not f.name.startswith(EXPERIMENT_WOS)]
-        import_files(store, DEMO_PROJECT, plain)
-        sample_ids = {parse_wo_file(str(f), f.read_bytes()).id for f in plain}
+        ids = {f: parse_wo_file(str(f), f.read_bytes()).id for f in plain}
+        # A home used before keeps its WOs as they are (done ones stay done): import the rest.
+        known = store.wo_ids()
+        fresh = [f for f in plain if ids[f] not in known]
+        if fresh:
+            import_files(store, DEMO_PROJECT, fresh)
+        sample_ids = set(ids.values())
         tracks = _tracks_by_tag(store, sample_ids)
         _start_experiment(store, settings, [f for f in files if f not in plain])
     finally:
         store.close()
     return DemoSetup(root, project_dir, home, settings, tracks)
+
+
+def _check_reusable(home: Path, project_dir: Path) -> None:
+    """A directory used by an earlier demo is reused; any other home there is refused
+    (before anything is written)."""
+    db_path = load_settings(home).db_path
+    if not db_path.exists():
+        return
+    store = SQLiteStore.open(db_path, migrate=False)
+    try:
+        projects = store.list_projects()
+    finally:
+        store.close()
+    others = [p for p in projects if p.id != DEMO_PROJECT]
+    ours = [p for p in projects if p.id == DEMO_PROJECT]
+    if others or (ours and Path(ours[0].path) != project_dir):
+        raise UserInputError(
+            f"{home} is not a demo home (it holds other projects); choose another --dir"
+        )
 
 
 def _tracks_by_tag(store: SQLiteStore, sample_ids: set[str]) -> list[str]:

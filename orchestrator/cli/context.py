@@ -82,5 +82,22 @@ def resolve_home(option: Path | None) -> Path:
     return Path(env).expanduser().resolve() if env else Path.cwd()
 
 
+def make_directory(path: Path, what: str) -> Path:
+    """``path`` as a directory (created with its parents), or one line saying why not.
+
+    A file in the way, a read-only or virtual file system (``/proc``), no permission: each is
+    the user's input, refused before anything is written.
+    """
+    if path.exists() and not path.is_dir():
+        raise UserInputError(f"{what} {path} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserInputError(f"cannot create {what} {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserInputError(f"{what} {path} is not writable")
+    return path
+
+
 def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli.context import AppContext, emit_json
-from orchestrator.config import Settings, with_overrides
+from orchestrator.cli.context import AppContext, emit_json, make_directory
+from orchestrator.config import Settings, check_environment, with_overrides
 from orchestrator.domain.errors import UserInputError, ValidationError
 
 BackendOption = Annotated[
@@ -207,6 +207,9 @@ def demo(
     from orchestrator.store.sqlite_store import SQLiteStore
 
     app_ctx: AppContext = ctx.obj
+    check_environment()  # before anything is created
+    if directory is not None:
+        make_directory(directory, "demo directory")
     setup = setup_demo(directory)
     report = None
     if not no_run:
@@ -266,7 +269,9 @@ def _progress_ticker(app_ctx: AppContext) -> Any:
 
 
 def sim_serve(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 0,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")
+    ] = 0,
     faults: Annotated[str, typer.Option(help="e.g. 429:0.2,529:0.1,cut:0.05,latency:200ms")] = "",
     seed: Annotated[int, typer.Option(help="Seed of the fault injection.")] = 0,
 ) -> None:
@@ -277,7 +282,10 @@ def sim_serve(
         parse_fault_spec(faults)
     except ValueError as exc:
         raise ValidationError(f"--faults: {exc}") from None
-    serve_forever(port, faults, seed)
+    try:
+        serve_forever(port, faults, seed)
+    except OSError as exc:
+        raise UserInputError(f"--port {port}: cannot listen on 127.0.0.1: {exc.strerror}") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli.context import AppContext, emit_json
+from orchestrator.cli.context import AppContext, emit_json, make_directory
 from orchestrator.config import render_default_config
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -16,13 +16,15 @@ def init(ctx: typer.Context) -> None:
     """Create (or upgrade) the state home: config/orchestrator.toml, workspaces/, state/."""
     app_ctx: AppContext = ctx.obj
     home = app_ctx.home
+    # Settings first: a bad ORCH_* variable or config file is refused before anything is written.
+    settings = app_ctx.settings
+    make_directory(home, "state home")
     config_path = home / "config" / "orchestrator.toml"
-    config_path.parent.mkdir(parents=True, exist_ok=True)
+    make_directory(config_path.parent, "config directory")
     if not config_path.exists():
         tmp = config_path.with_suffix(".toml.tmp")
         tmp.write_text(render_default_config(), encoding="utf-8")
         tmp.replace(config_path)
-    settings = app_ctx.settings
     settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
     gitignore = settings.workspaces_dir / ".gitignore"
     if not gitignore.exists():

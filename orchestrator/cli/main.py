@@ -86,6 +86,11 @@ def main(argv: list[str] | None = None) -> None:
         message = str(exc).strip() or type(exc).__name__
         sys.stderr.write(f"orch: error: {message}\n")
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # A file-system or socket failure no command foresaw: still one line, not a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"orch: error: {exc.strerror or type(exc).__name__}{where}\n")
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.stderr.write("orch: interrupted\n")
         sys.exit(130)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.context import AppContext, emit_json
-from orchestrator.domain.errors import ValidationError
+from orchestrator.cli.context import AppContext, emit_json, make_directory
+from orchestrator.domain.errors import UserInputError, ValidationError
 from orchestrator.domain.ids import validate_slug, validate_wo_id
 from orchestrator.domain.lifecycle import WOStatus
 from orchestrator.domain.models import WorkOrder
@@ -209,5 +209,9 @@ def export(
     app_ctx: AppContext = ctx.obj
     if project is not None:
         app_ctx.store.get_project(project)
-    written = export_files(app_ctx.store, directory, project)
+    make_directory(directory, "export directory")
+    try:
+        written = export_files(app_ctx.store, directory, project)
+    except OSError as exc:
+        raise UserInputError(f"cannot write into {directory}: {exc.strerror}") from None
     app_ctx.console.print(f"Exported {len(written)} work orders to {directory}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -327,6 +329,125 @@ def test_bad_command_is_one_line_and_changes_nothing(
     # Nothing on disk either: no worktree, no export directory.
     assert not (tmp_path / "out").exists()
     assert sorted(p.name for p in (bad.home / "workspaces").iterdir()) == [".gitignore"]
+
+
+# ---------------------------------------------------------- the bad-input table (issue 12)
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One malformed input: ``argv`` (placeholders as in BAD_COMMANDS, plus ``{file}``, a
+    plain file, and ``{port}``, a loopback port in use) under ``env``; ``said`` must be in
+    the one line."""
+
+    name: str
+    argv: list[str]
+    said: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _env(name: str, value: str, said: str, *argv: str) -> Bad:
+    command = list(argv or ["run", "--exit-when-idle"])
+    return Bad(f"env-{name}-{value}-{command[0]}", command, said, {name: value})
+
+
+MALFORMED: list[Bad] = [
+    # -- paths that are not usable directories
+    Bad("export-into-a-file", ["wo", "export", "{file}"], "is not a directory"),
+    Bad("export-into-proc", ["wo", "export", "/proc/nope"], "cannot create export directory"),
+    Bad("export-under-a-file", ["wo", "export", "{file}/sub"], "Not a directory"),
+    Bad("home-is-a-file", ["--home", "{file}", "init"], "is not a directory"),
+    Bad("home-under-a-file", ["--home", "{file}/h", "init"], "cannot create state home"),
+    Bad("demo-dir-is-a-file", ["demo", "--dir", "{file}", "--no-run"], "is not a directory"),
+    Bad("demo-dir-in-proc", ["demo", "--dir", "/proc/nope", "--no-run"], "cannot create"),
+    # -- the simulator's port
+    Bad("sim-port-negative", ["sim", "serve", "--port", "-1"], "--port"),
+    Bad("sim-port-too-big", ["sim", "serve", "--port", "70000"], "--port"),
+    Bad("sim-port-word", ["sim", "serve", "--port", "http"], "--port"),
+    Bad("sim-port-in-use", ["sim", "serve", "--port", "{port}"], "in use"),
+    Bad("sim-bad-faults", ["sim", "serve", "--faults", "bogus"], "--faults"),
+    # -- settings from the environment: each names the key and what it allows
+    _env("ORCH_DAEMON_MAX_AGENTS", "-3", "daemon.max_agents): must be an integer >= 1"),
+    _env("ORCH_DAEMON_MAX_AGENTS", "lots", "expected an integer"),
+    _env("ORCH_DAEMON_MAX_AGENTS", "2.5", "expected an integer"),
+    _env("ORCH_LOGGING_LEVEL", "verbose", "one of debug, info, warning, error"),
+    _env("ORCH_MODEL_SIM_FAULTS", "bogus", "fault spec"),
+    _env("ORCH_MODEL_SIM_FAULTS", "429:2", "fault spec"),
+    _env("ORCH_DAEMON_HEARTBEAT_INTERVAL_S", "nan", "finite number > 0"),
+    _env("ORCH_DAEMON_HEARTBEAT_INTERVAL_S", "0", "> 0"),
+    _env("ORCH_DAEMON_HEARTBEAT_INTERVAL_S", "-inf", "finite number"),
+    _env("ORCH_DAEMON_HEARTBEAT_INTERVAL_S", "45", "greater than daemon.heartbeat_interval_s"),
+    _env("ORCH_DAEMON_LEASE_TTL_S", "-5", "daemon.lease_ttl_s): must be a number > 0"),
+    _env("ORCH_DAEMON_DISPATCH_INTERVAL_S", "0", "> 0"),
+    _env("ORCH_DAEMON_GLOBAL_INTERVAL_S", "-1", "> 0"),
+    _env("ORCH_DAEMON_SHUTDOWN_GRACE_S", "-1", ">= 0"),
+    _env("ORCH_DAEMON_QUEUE_SIZE", "0", ">= 1"),
+    _env("ORCH_LIMITS_MAX_TURNS", "-1", "limits.max_turns): must be an integer >= 1"),
+    _env("ORCH_LIMITS_MAX_ATTEMPTS", "0", ">= 1"),
+    _env("ORCH_LIMITS_RUN_WALL_CLOCK_S", "0", "> 0"),
+    _env("ORCH_LIMITS_IDLE_TIMEOUT_S", "soon", "expected a number"),
+    _env("ORCH_LIMITS_MAX_COST_PER_RUN_USD", "-1", "> 0"),
+    _env("ORCH_LIMITS_MAX_COST_PER_WO_USD", "0", "> 0"),
+    _env("ORCH_LIMITS_BUDGET_PER_RUN_USD", "-0.1", ">= 0"),
+    _env("ORCH_LIMITS_CHECK_TIMEOUT_S", "nan", "finite number"),
+    _env("ORCH_MODEL_BACKEND", "gpt", "one of claude, sim"),
+    _env("ORCH_MODEL_SIM_SEED", "-1", ">= 0"),
+    _env("ORCH_ORGANIZER_ORGANIZE_AFTER_NEW_WOS", "-2", ">= 0"),
+    _env("ORCH_ORGANIZER_AUTO_APPLY_INCREMENTAL", "maybe", "true or false"),
+    _env("ORCH_ORGANIZER_CONTEXT_TOKEN_BUDGET", "5", ">= 1000"),
+    _env("ORCH_ORGANIZER_MAX_ATTEMPTS", "0", ">= 1"),
+    _env("ORCH_EXPERIMENTS_EVAL_TIMEOUT_S", "-3", ">= 0"),
+    _env("ORCH_EXPERIMENTS_JUDGE_CLOSE_CALLS", "2", "true or false"),
+    _env("ORCH_DAEMON_MAX_AGENT", "3", "did you mean ORCH_DAEMON_MAX_AGENTS?"),
+    _env("ORCH_LIMIT_MAX_TURNS", "3", "did you mean ORCH_LIMITS_MAX_TURNS?"),
+    _env("ORCH_BOGUS", "1", "unknown environment variable ORCH_BOGUS"),
+    # ... and on every door, not only `run`
+    _env("ORCH_DAEMON_MAX_AGENTS", "-3", "daemon.max_agents", "status"),
+    _env("ORCH_DAEMON_MAX_AGENTS", "-3", "daemon.max_agents", "wo", "list"),
+    _env("ORCH_LOGGING_LEVEL", "verbose", "logging.level", "init"),
+    _env("ORCH_DAEMON_HEARTBEAT_INTERVAL_S", "nan", "heartbeat", "recover"),
+    _env("ORCH_LOGGING_LEVEL", "verbose", "logging.level", "demo", "--dir", "{tmp}/d"),
+    _env("ORCH_DAEMON_MAX_AGENTZ", "3", "ORCH_DAEMON_MAX_AGENTS", "track", "list"),
+    # -- run's own options
+    Bad("run-until-garbage", ["run", "--until", "25:99"], "invalid time '25:99'"),
+    Bad("run-budget-negative", ["run", "--budget", "-1"], "--budget"),
+    Bad("run-max-agents-zero", ["run", "--max-agents", "0"], "--max-agents"),
+    Bad("run-backend-unknown", ["run", "--model-backend", "gpt"], "--model-backend"),
+]
+
+
+@pytest.fixture(scope="module")
+def busy_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(MALFORMED) + len(BAD_COMMANDS) >= 100
+    assert len({c.name for c in MALFORMED}) == len(MALFORMED)
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=lambda c: c.name)
+def test_malformed_input_is_one_line_and_changes_nothing(
+    bad: OrchRunner,
+    tmp_path: Path,
+    busy_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    case: Bad,
+) -> None:
+    plain_file = tmp_path / "FILE"
+    plain_file.write_text("not a directory\n")
+    values = {"file": plain_file, "tmp": tmp_path, "port": busy_port}
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = bad(*[a.format(**values) for a in case.argv])
+    assert_one_line(result)
+    assert case.said in result.err, str(result)
+    # Nothing written beside the DB either: no file, no directory.
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_no_traceback_when_the_db_is_not_a_db(orch: OrchRunner, home: Path) -> None:

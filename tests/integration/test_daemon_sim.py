@@ -24,9 +24,11 @@ from orchestrator.daemon.backend import Backend
 from orchestrator.daemon.context import RunOptions
 from orchestrator.daemon.decisions import WO_ID_IN_TEXT_RE
 from orchestrator.daemon.runner import run_daemon
+from orchestrator.domain.lifecycle import WOStatus
 from orchestrator.domain.payload import find_payload
 from orchestrator.sim import SimServer, sim_env
-from tests.conftest import ISOLATED_GIT_ENV, ORCH_SCRIPT, OrchRunner, git
+from orchestrator.store.sqlite_store import SQLiteStore
+from tests.conftest import ISOLATED_GIT_ENV, ORCH_SCRIPT, OrchRunner, git, init_git_repo
 from tests.integration.daemon_kit import Home, open_home, replace_settings
 
 pytestmark = pytest.mark.integration
@@ -150,9 +152,27 @@ def test_demo_no_run_prints_the_same_json(tmp_path: Path) -> None:
     assert {t["status"] for t in result["tracks"]} == {"ready", "draft"}
     assert result["experiment"]["status"] == "running" and result["winner"] is None
     assert (root / "home" / "config" / "orchestrator.toml").is_file()
-    # The same home again: idempotent, nothing duplicated.
+    # The same home again after a WO was done (as a run leaves it): reused, the done WO
+    # stays done, nothing duplicated.
+    store = SQLiteStore.open(root / "home" / "state" / "orchestrator.db")
+    try:
+        for status in (WOStatus.READY, WOStatus.RUNNING, WOStatus.DONE):
+            store.set_wo_status("WO-2026-001", status, reason="as a run would")
+    finally:
+        store.close()
     again = OrchRunner(tmp_path / "unused").json("demo", "--dir", root, "--no-run")
-    assert again["work_orders"] == result["work_orders"] and again["tracks"] == result["tracks"]
+    assert again["work_orders"] == {"total": 21, "done": 1, "failed": 0}
+    assert [t["id"] for t in again["tracks"]] == [t["id"] for t in result["tracks"]]
+
+
+def test_demo_refuses_a_directory_holding_another_home(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    other = OrchRunner(root / "home")
+    other.ok("init")
+    other.ok("project", "add", init_git_repo(tmp_path / "mine"))
+    result = OrchRunner(tmp_path / "unused").fails("demo", "--dir", root, "--no-run")
+    assert "not a demo home" in result.err
+    assert not (root / "demo-app").exists()
 
 
 # -- what the decision agents see ---------------------------------------------------------------

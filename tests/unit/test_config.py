@@ -75,7 +75,8 @@ def test_env_overrides_toml(tmp_path: Path) -> None:
         "ORCH_LIMITS_MAX_COST_PER_RUN_USD": "0.5",
         "ORCH_ORGANIZER_AUTO_APPLY_INCREMENTAL": "yes",
         "ORCH_LOGGING_SECRET_ENV_VARS": "A_KEY, B_KEY",
-        "ORCH_UNRELATED": "ignored",
+        "ORCH_HOME": "/elsewhere",
+        "UNRELATED": "ignored",
     }
     settings = load_settings(tmp_path, env=env)
     assert settings.daemon.max_agents == 2
@@ -137,6 +138,101 @@ def test_wrong_type_names_the_key(tmp_path: Path, text: str, named: str) -> None
 def test_wrong_env_value_names_the_variable(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings(tmp_path, env={name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("ORCH_DAEMON_MAX_AGENTS", "-3", ">= 1 and <= 256"),
+        ("ORCH_DAEMON_MAX_AGENTS", "0", ">= 1"),
+        ("ORCH_DAEMON_MAX_AGENTS", "1000", "<= 256"),
+        ("ORCH_DAEMON_HEARTBEAT_INTERVAL_S", "nan", "finite number > 0"),
+        ("ORCH_DAEMON_HEARTBEAT_INTERVAL_S", "inf", "finite number > 0"),
+        ("ORCH_DAEMON_HEARTBEAT_INTERVAL_S", "0", "> 0"),
+        ("ORCH_DAEMON_LEASE_TTL_S", "-5", "> 0"),
+        ("ORCH_LIMITS_MAX_TURNS", "-1", ">= 1"),
+        ("ORCH_LIMITS_MAX_ATTEMPTS", "0", ">= 1"),
+        ("ORCH_LIMITS_BUDGET_PER_RUN_USD", "-0.5", ">= 0"),
+        ("ORCH_LOGGING_LEVEL", "verbose", "one of debug, info, warning, error"),
+        ("ORCH_MODEL_BACKEND", "gpt", "one of claude, sim"),
+        ("ORCH_MODEL_SIM_FAULTS", "bogus", "fault spec"),
+        ("ORCH_ORGANIZER_CONTEXT_TOKEN_BUDGET", "10", ">= 1000"),
+    ],
+)
+def test_out_of_range_env_value_names_key_and_range(
+    tmp_path: Path, name: str, value: str, said: str
+) -> None:
+    key = name.removeprefix("ORCH_").lower().replace("_", ".", 1)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, env={name: value})
+    assert name in str(info.value) and key in str(info.value)
+    assert said in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[daemon]\nmax_agents = -3\n", "daemon.max_agents: must be an integer >= 1"),
+        (
+            "[daemon]\nheartbeat_interval_s = 0\n",
+            "daemon.heartbeat_interval_s: must be a number > 0",
+        ),
+        ("[daemon]\nlease_ttl_s = -5.0\n", "daemon.lease_ttl_s: must be a number > 0"),
+        ("[daemon]\nheartbeat_interval_s = nan\n", "daemon.heartbeat_interval_s: must be a finite"),
+        ("[limits]\nmax_turns = -1\n", "limits.max_turns: must be an integer >= 1"),
+        ('[logging]\nlevel = "loud"\n', "logging.level: must be one of"),
+        ("[daemon]\nlease_ttl_s = 4.0\n", "must be greater than daemon.heartbeat_interval_s"),
+    ],
+)
+def test_out_of_range_toml_value_names_key_and_range(tmp_path: Path, text: str, said: str) -> None:
+    write_config(tmp_path, text)
+    with pytest.raises(ConfigError, match=said.replace(".", r"\.")):
+        load_settings(tmp_path, env={})
+
+
+def test_values_at_the_bounds_are_accepted(tmp_path: Path) -> None:
+    env = {
+        "ORCH_DAEMON_MAX_AGENTS": "256",
+        "ORCH_LIMITS_MAX_TURNS": "1",
+        "ORCH_LIMITS_BUDGET_PER_RUN_USD": "0",
+        "ORCH_LOGGING_LEVEL": "debug",
+        "ORCH_MODEL_SIM_FAULTS": "429:0.1,latency:200ms",
+    }
+    settings = load_settings(tmp_path, env=env)
+    assert settings.daemon.max_agents == 256 and settings.limits.max_turns == 1
+    assert settings.model.sim_faults == "429:0.1,latency:200ms"
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("ORCH_DAEMON_MAX_AGENT", "did you mean ORCH_DAEMON_MAX_AGENTS?"),
+        ("ORCH_LIMIT_MAX_TURNS", "did you mean ORCH_LIMITS_MAX_TURNS?"),
+        ("ORCH_HOMEDIR", "did you mean ORCH_HOME?"),
+        ("ORCH_UNRELATED", ""),
+    ],
+)
+def test_unknown_orch_variable_is_an_error_naming_the_closest(
+    tmp_path: Path, name: str, hint: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, env={name: "1"})
+    assert str(info.value).startswith(f"unknown environment variable {name}")
+    assert hint in str(info.value)
+    if not hint:
+        assert "did you mean" not in str(info.value)
+
+
+def test_unknown_toml_key_names_the_closest(tmp_path: Path) -> None:
+    write_config(tmp_path, "[daemon]\nmax_agent = 3\n")
+    with pytest.raises(ConfigError, match="did you mean max_agents"):
+        load_settings(tmp_path, env={})
+
+
+def test_default_file_states_the_ranges() -> None:
+    text = render_default_config()
+    assert "Allowed: >= 1 and <= 256." in text
+    assert "Allowed: one of debug, info, warning, error." in text
 
 
 def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
