@@ -31,6 +31,7 @@ from orchestrator.domain.errors import AgentError, TransientAgentError
 
 from .classify import classify_exception, classify_result
 from .events import AgentEvent, ApiError, Result, SessionStarted, Usage
+from .guard import WritePolicy, write_denial
 from .limits import LimitName, LimitTracker
 from .options import (
     DEFAULT_CLI_ENV,
@@ -74,6 +75,7 @@ class ClaudeRuntime:
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
         on_process_started: ProcessCallback | None = None,
         on_process_ended: ProcessCallback | None = None,
+        write_policy: WritePolicy = write_denial,
     ) -> None:
         self.owner = owner
         self.cli = CliSettings(
@@ -82,6 +84,7 @@ class ClaudeRuntime:
             cli_max_retries=cli_max_retries,
             base_env=dict(base_env),
             setting_sources=setting_sources,
+            write_policy=write_policy,
         )
         self.kill_grace_s = kill_grace_s
         self.connect_timeout_s = connect_timeout_s

@@ -19,7 +19,7 @@ from claude_agent_sdk import ClaudeAgentOptions
 
 from orchestrator.domain.roles import MCP_SERVER_NAME, WORKER_BUILTIN_TOOLS, Role, allowed_tools
 
-from .guard import GUARDED_TOOLS, guard_hooks
+from .guard import GUARDED_TOOLS, WritePolicy, guard_hooks, write_denial
 from .mcp_tools import build_mcp_server
 from .processes import DEFAULT_OWNER, marker_env
 from .protocol import SessionSpec
@@ -42,6 +42,8 @@ class CliSettings:
     cli_max_retries: int | None = DEFAULT_CLI_MAX_RETRIES
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CLI_ENV))
     setting_sources: tuple[str, ...] = DEFAULT_SETTING_SOURCES
+    #: The worktree guard's decision (a parameter so a test can make it raise).
+    write_policy: WritePolicy = write_denial
 
 
 def cli_env(spec: SessionSpec, cli: CliSettings, token: str) -> dict[str, str]:
@@ -82,7 +84,7 @@ def session_options(
         # Ignore a repository's .mcp.json: the agent gets our server and nothing else.
         strict_mcp_config=True,
         setting_sources=list(cli.setting_sources),  # type: ignore[arg-type]
-        hooks=guard_hooks(spec.cwd, log),
+        hooks=guard_hooks(spec.cwd, log, cli.write_policy),
         resume=spec.resume,
         # The CLI's own limits end a session cleanly; ours (LimitTracker) are the backstop.
         max_turns=spec.limits.max_turns,

@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+from claude_agent_sdk import ClaudeAgentOptions
 
 from orchestrator.agents import (
     AgentEvent,
@@ -282,6 +283,51 @@ async def test_guard_denies_a_real_write_outside_the_worktree(
     assert list(elsewhere.iterdir()) == []
     calls = spec.tool_handler.calls  # type: ignore[attr-defined]
     assert calls and calls[0][0] == "report_result" and calls[0][1]["status"] == "failed"
+
+
+def _raising_policy(*_: Any, **__: Any) -> str | None:
+    raise ValueError("embedded null byte")
+
+
+class RawRaisingHookRuntime(ClaudeRuntime):
+    """Our guard's callback replaced by one that raises: only ``on_failure`` stands."""
+
+    def options_for(self, spec: SessionSpec, **kw: Any) -> ClaudeAgentOptions:
+        options = super().options_for(spec, **kw)
+        assert options.hooks is not None
+
+        async def boom(*_: Any) -> Any:
+            raise RuntimeError("hook crashed")
+
+        for matcher in options.hooks["PreToolUse"]:
+            matcher.hooks = [boom]
+        return options
+
+
+@pytest.mark.parametrize("failure", ["policy_raises", "callback_raises"])
+async def test_a_failing_guard_denies_on_the_real_cli(
+    failure: str,
+    owner: str,
+    make_spec: Callable[..., SessionSpec],
+    make_repo: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    if failure == "policy_raises":
+        runtime = ClaudeRuntime(owner=owner, kill_grace_s=2.0, write_policy=_raising_policy)
+    else:
+        runtime = RawRaisingHookRuntime(owner=owner, kill_grace_s=2.0)
+    repo = make_repo()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    spec = make_spec(Role.WORKER, worker_payload(elsewhere), repo)
+    events = await run_all(runtime, spec)
+    writes = {e.id for e in events if isinstance(e, ToolCall) and e.name == "Write"}
+    results = [e for e in events if isinstance(e, ToolResult) and e.tool_use_id in writes]
+    assert results and all(e.is_error and "PreToolUse" in e.content for e in results), results
+    assert list(elsewhere.iterdir()) == []
+    calls = spec.tool_handler.calls  # type: ignore[attr-defined]
+    assert calls and calls[0][1]["status"] == "failed"
+    assert_no_cli_left(owner)
 
 
 async def test_stall_trips_the_idle_watchdog_and_no_cli_remains(

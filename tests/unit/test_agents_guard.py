@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, cast
 
@@ -145,3 +146,108 @@ def test_guard_hooks_match_every_file_writing_tool(worktree: Path) -> None:
     assert isinstance(matcher, HookMatcher)
     assert matcher.matcher is not None
     assert set(matcher.matcher.split("|")) == set(GUARDED_TOOLS)
+
+
+def test_guard_hooks_block_when_the_callback_fails(worktree: Path) -> None:
+    # The second layer: should the callback itself fail, the CLI blocks the call.
+    (matcher,) = guard_hooks(worktree)["PreToolUse"]
+    assert matcher.on_failure == "block"
+    assert matcher.timeout is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("a\x00b.py", "NUL"),
+        ("a\udc80.py", "surrogate"),
+        ("a\nb.py", "control character"),
+        ("a\rb.py", "control character"),
+    ],
+)
+def test_paths_that_are_not_plain_are_denied(worktree: Path, path: str, why: str) -> None:
+    reason = write_denial("Write", {"file_path": path}, worktree=worktree)
+    assert reason is not None and why in reason
+
+
+def test_git_metadata_is_never_writable(worktree: Path, tmp_path: Path) -> None:
+    (worktree / ".git").write_text("gitdir: /somewhere/.git/worktrees/wt\n")
+    main_git = tmp_path / "main" / ".git"
+    main_git.mkdir(parents=True)
+    (worktree / "sub" / ".git").mkdir(parents=True)
+    (worktree / "repo_link").symlink_to(tmp_path / "main")
+    for path in (".git", "./.git", "src/../.git", "sub/.git/config", ".GIT/HEAD"):
+        reason = write_denial("Write", {"file_path": path}, worktree=worktree)
+        assert reason is not None and ".git" in reason, path
+    # The main repository's .git is outside, however it is reached.
+    assert write_denial("Edit", {"file_path": "repo_link/.git/HEAD"}, worktree=worktree)
+    assert write_denial("Edit", {"file_path": str(main_git / "HEAD")}, worktree=worktree)
+    # A name that merely contains .git is an ordinary file.
+    assert write_denial("Write", {"file_path": ".gitignore"}, worktree=worktree) is None
+    assert write_denial("Write", {"file_path": "a.git/x"}, worktree=worktree) is None
+
+
+def test_proc_links_are_denied(worktree: Path) -> None:
+    (worktree / "cwdlink").symlink_to("/proc/self/cwd")
+    for path in (
+        f"/proc/{os.getpid()}/cwd/x",
+        "/proc/self/root/tmp/x",
+        "/proc/thread-self/cwd/x",
+        "cwdlink/x",
+    ):
+        reason = write_denial("Write", {"file_path": path}, worktree=worktree)
+        assert reason is not None and "/proc" in reason, path
+
+
+def test_device_files_and_fifos_are_denied(worktree: Path) -> None:
+    (worktree / "null").symlink_to("/dev/null")
+    os.mkfifo(worktree / "fifo")
+    assert write_denial("Write", {"file_path": "null"}, worktree=worktree)
+    reason = write_denial("Write", {"file_path": "fifo"}, worktree=worktree)
+    assert reason is not None and "not a regular file" in reason
+
+
+def test_hard_link_to_a_file_outside_is_denied(worktree: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.write_text("keep")
+    os.link(secret, worktree / "innocent.txt")
+    reason = write_denial("Edit", {"file_path": "innocent.txt"}, worktree=worktree)
+    assert reason is not None and "hard links" in reason
+    (worktree / "plain.txt").write_text("x")
+    assert write_denial("Edit", {"file_path": "plain.txt"}, worktree=worktree) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "Write",
+        {"hook_event_name": "PreToolUse", "tool_name": "Write", "tool_input": "not an object"},
+        {"hook_event_name": "PreToolUse", "tool_input": {"file_path": "a.py"}},
+        {"hook_event_name": "PostToolUse", "tool_name": "Write", "tool_input": {}},
+        {"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "x"}},
+    ],
+)
+async def test_unexpected_hook_input_is_denied(worktree: Path, data: Any) -> None:
+    out = await make_worktree_guard(worktree)(data, "toolu_1", {"signal": None})
+    assert dict(out)["hookSpecificOutput"]["permissionDecision"] == "deny"  # type: ignore[typeddict-item]
+
+
+async def test_a_raising_policy_denies_with_the_reason(worktree: Path) -> None:
+    def broken(*_: Any, **__: Any) -> str | None:
+        raise OSError("disk on fire")
+
+    guard = make_worktree_guard(worktree, policy=broken)
+    out = await _call(guard, _hook_input("Write", {"file_path": "a.py", "content": ""}, worktree))
+    specific = out["hookSpecificOutput"]
+    assert specific["permissionDecision"] == "deny"
+    assert "disk on fire" in specific["permissionDecisionReason"]
+
+
+async def test_a_raising_logger_still_denies(worktree: Path) -> None:
+    class Broken:
+        def warning(self, *_: Any, **__: Any) -> None:
+            raise RuntimeError("log sink gone")
+
+    guard = make_worktree_guard(worktree, Broken())
+    out = await _call(guard, _hook_input("Write", {"file_path": "/etc/x", "content": ""}, worktree))
+    assert out["hookSpecificOutput"]["permissionDecision"] == "deny"
