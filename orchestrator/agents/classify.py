@@ -5,13 +5,19 @@ synthetic assistant message (``model="<synthetic>"``, ``error`` one of ``rate_li
 ``server_error``, ``unknown``, ...; text ``"API Error: ..."``) and then a ``result`` with
 ``is_error: true``, ``subtype: "success"``, ``terminal_reason: "api_error"`` and
 ``api_error_status`` (429, 529, 500, ...; None for a cut or malformed stream). The
-``Retry-After`` header does not survive that trip, so a retry-after is known only when the
-error text names one.
+``Retry-After`` header survives only in the CLI's own ``api_retry`` system message
+(``retry_delay_ms``, sent when the CLI retries the request itself; see ``options``), or when
+the error text names one.
+
+Every failure is classified once, here, into an ``ErrorClass``; callers decide by the class
+(park the run, park the session, requeue, retry, or count a failed attempt), never by
+matching messages themselves.
 """
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 from claude_agent_sdk import (
     ClaudeSDKError,
@@ -26,6 +32,9 @@ from claude_agent_sdk._errors import MessageParseError
 from orchestrator.domain.errors import (
     AgentError,
     AgentLimitError,
+    AuthenticationError,
+    BackendUnavailableError,
+    BackendUnreachableError,
     RateLimitedError,
     TransientAgentError,
 )
@@ -46,6 +55,75 @@ _NO_CONVERSATION = "No conversation found"
 
 #: AssistantMessage.error kinds that another attempt can cure.
 _TRANSIENT_KINDS = frozenset({"rate_limit", "server_error", "unknown"})
+#: AssistantMessage.error kinds no session can get past until a human acts.
+_AUTH_KINDS = frozenset({"authentication_failed", "billing_error"})
+_AUTH_STATUSES = frozenset({401, 403})
+#: What the CLI's error text says when no connection could be made at all (a connection
+#: lost mid-answer, "Connection to the API was lost", is an ordinary transient failure).
+_UNREACHABLE_MARKERS = (
+    "ECONNREFUSED",
+    "ENOTFOUND",
+    "EHOSTUNREACH",
+    "ENETUNREACH",
+    "EAI_AGAIN",
+    "Connection dropped",
+    "Unable to connect",
+)
+_NOT_LOGGED_IN = "Not logged in"
+
+#: The one line a parked run shows when the CLI has no login.
+NOT_LOGGED_IN_LINE = "not logged in: run `claude /login`, then `orch run`"
+
+
+class OverloadedError(TransientAgentError):
+    """The model answered 5xx or 529: an outage of the service, not a fault of the work."""
+
+
+class ErrorClass(StrEnum):
+    """What a failure means for the work; only ``WORK`` consumes a WO's attempts."""
+
+    #: No login, a refused key, no billing: the run parks until a human acts.
+    AUTH = "auth"
+    #: The backend cannot be reached at all: retried, then the run parks.
+    UNREACHABLE = "unreachable"
+    #: 429: the session parks for the reset time, then continues.
+    RATE_LIMIT = "rate_limit"
+    #: 5xx / 529: retried, then the work waits in line for the model to come back.
+    OVERLOADED = "overloaded"
+    #: A cut stream, a crashed CLI: retried by resuming the session.
+    TRANSIENT = "transient"
+    #: The session itself failed (a limit, an error result, a bad answer).
+    WORK = "work"
+
+
+def error_class(error: BaseException) -> ErrorClass:
+    """The class of an error out of a session (after ``run_session``'s retries)."""
+    if isinstance(error, BackendUnavailableError):
+        return ErrorClass.AUTH
+    if isinstance(error, BackendUnreachableError):
+        return ErrorClass.UNREACHABLE
+    if isinstance(error, RateLimitedError):
+        return ErrorClass.RATE_LIMIT
+    if isinstance(error, OverloadedError):
+        return ErrorClass.OVERLOADED
+    if isinstance(error, TransientAgentError):
+        return ErrorClass.TRANSIENT
+    return ErrorClass.WORK
+
+
+def auth_error(detail: str, status: int | None = None) -> AuthenticationError:
+    """The one-line, actionable error for a refused or missing login."""
+    if _NOT_LOGGED_IN in detail:
+        return AuthenticationError(NOT_LOGGED_IN_LINE)
+    what = f"HTTP {status}: {detail}" if status is not None else detail
+    return AuthenticationError(
+        f"the model backend refused the credentials ({what}): check ANTHROPIC_API_KEY or "
+        "run `claude /login`, then `orch run`"
+    )
+
+
+def _unreachable(detail: str) -> bool:
+    return any(marker in detail for marker in _UNREACHABLE_MARKERS)
 
 
 def retry_after_from_text(text: str) -> float | None:
@@ -73,10 +151,16 @@ def classify_result(result: Result, api_error_kind: str | None = None) -> AgentE
     if status is not None:
         why = f"{why}, HTTP {status}"
     message = f"session {result.session_id} failed ({why}): {detail}"
+    if status in _AUTH_STATUSES or api_error_kind in _AUTH_KINDS or _NOT_LOGGED_IN in detail:
+        return auth_error(detail, status)
     if status == 429 or api_error_kind == "rate_limit":
         return RateLimitedError(message, retry_after_s=retry_after_from_text(detail))
     if status is not None:
+        if status >= 500:
+            return OverloadedError(message)
         return TransientAgentError(message) if _transient_status(status) else AgentError(message)
+    if _unreachable(detail):
+        return BackendUnreachableError(f"the model backend cannot be reached: {detail}")
     if api_error_kind is not None:
         if api_error_kind in _TRANSIENT_KINDS:
             return TransientAgentError(message)
@@ -101,8 +185,12 @@ def classify_exception(exc: BaseException, stderr_tail: str = "") -> AgentError 
             return ResumeNotFoundError(f"{exc.session_id or '?'}: {'; '.join(exc.errors)}")
         status = exc.api_error_status
         text = f"CLI exited after an error result: {exc}{suffix}"
+        if status in _AUTH_STATUSES:
+            return auth_error(str(exc), status)
         if status == 429:
             return RateLimitedError(text, retry_after_s=retry_after_from_text(str(exc)))
+        if status is not None and status >= 500:
+            return OverloadedError(text)
         if status is not None and not _transient_status(status):
             return AgentError(text)
         return TransientAgentError(text)
@@ -114,9 +202,14 @@ def classify_exception(exc: BaseException, stderr_tail: str = "") -> AgentError 
 
 
 __all__ = [
+    "NOT_LOGGED_IN_LINE",
     "AgentLimitError",
+    "ErrorClass",
+    "OverloadedError",
     "ResumeNotFoundError",
+    "auth_error",
     "classify_exception",
     "classify_result",
+    "error_class",
     "retry_after_from_text",
 ]

@@ -40,6 +40,7 @@ from .options import (
     CliSettings,
     session_options,
 )
+from .probe import probe_backend
 from .processes import DEFAULT_KILL_GRACE_S, DEFAULT_OWNER, end_process_tree, find_cli_processes
 from .protocol import SessionSpec
 from .translate import translate
@@ -97,6 +98,9 @@ class ClaudeRuntime:
 
     def live_pids(self) -> frozenset[int]:
         return frozenset(self._live)
+
+    async def probe(self, env: Mapping[str, str]) -> None:
+        await probe_backend(self.cli.cli_path, {**self.cli.base_env, **env})
 
     def options_for(
         self,

@@ -123,6 +123,9 @@ class FakeRuntime:
         #: Like the CLI, a resumed session's Result carries the session's cumulative cost.
         self._session_cost: dict[str, float] = {}
         self._fired: dict[int, int] = {}
+        #: What ``probe`` raises; the envs it was called with.
+        self.probe_error: Exception | None = None
+        self.probes: list[dict[str, str]] = []
 
     def run(self, spec: SessionSpec) -> FakeRun:
         self.specs.append(spec)
@@ -133,6 +136,12 @@ class FakeRuntime:
 
     def live_pids(self) -> frozenset[int]:
         return frozenset()
+
+    async def probe(self, env: Mapping[str, str]) -> None:
+        """Raises ``probe_error`` when a test set one (a backend without a login, say)."""
+        self.probes.append(dict(env))
+        if self.probe_error is not None:
+            raise self.probe_error
 
     def _should_fail(self, step: Fail) -> bool:
         fired = self._fired.get(id(step), 0)

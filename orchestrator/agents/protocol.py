@@ -122,8 +122,15 @@ class AgentRuntime(Protocol):
 
     ``live_pids()`` lists the CLI processes running now, for the daemon to persist so it can
     end orphans after a crash (see ``orchestrator.agents.processes``).
+
+    ``probe(env)`` checks, without spending a model turn where the backend allows, that a
+    session with ``env`` could work at all; it raises ``BackendUnavailableError`` (no
+    login, a refused key) or ``BackendUnreachableError`` with the one line to show, and
+    returns otherwise.
     """
 
     def run(self, spec: SessionSpec) -> AgentRun: ...
 
     def live_pids(self) -> frozenset[int]: ...
+
+    async def probe(self, env: Mapping[str, str]) -> None: ...

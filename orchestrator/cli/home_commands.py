@@ -8,6 +8,7 @@ import typer
 
 from orchestrator.cli.context import AppContext, emit_json, make_directory
 from orchestrator.config import render_default_config
+from orchestrator.domain.parking import Park, current_parks
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -55,6 +56,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         "directive": None
         if directive is None
         else {"weights": directive.weights, "reason": directive.reason},
+        "parked": [_park_json(p) for p in current_parks(store.latest_parks(), live)],
     }
     if as_json:
         emit_json(summary)
@@ -97,6 +99,20 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         )
     if directive is not None:
         console.print(f"global directive: {directive.reason}")
+    for park in summary["parked"]:
+        console.print(park["line"], markup=False)
+
+
+def _park_json(park: Park) -> dict[str, Any]:
+    return {
+        "scope": park.scope.value,
+        "subject": park.subject,
+        "track": park.track_id,
+        "wo": park.wo_id,
+        "reason": park.reason,
+        "until": park.until.isoformat() if park.until is not None else None,
+        "line": park.line(),
+    }
 
 
 def _open_experiments(store: Any) -> list[dict[str, Any]]:

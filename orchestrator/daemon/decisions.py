@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 
+from orchestrator.agents.classify import ErrorClass, error_class
 from orchestrator.agents.protocol import ToolReply
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.sessions import drive_session, make_spec
@@ -251,6 +252,8 @@ async def _settle(ctx: DaemonContext, run_id: str, spec: Any, acted: Any) -> Non
     except AgentError as exc:
         error = f"{type(exc).__name__}: {exc}"
         ctx.log.warning("decision_failed", run_id=run_id, error=error)
+        if error_class(exc) in (ErrorClass.AUTH, ErrorClass.UNREACHABLE):
+            raise  # no session can work: the supervisor parks the run
     finally:
         with anyio.CancelScope(shield=True):
             final = (

@@ -57,6 +57,7 @@ def build_summary(store: SQLiteStore, since: datetime, stop_reason: str) -> dict
         "tracks": tracks,
         "failures": {w: (wos[w].last_error or "")[:800] for w in failed if w in wos},
         "titles": {w: wos[w].title for w in wos},
+        "parked": [park.line() for park in store.parks_since(since)],
     }
 
 
@@ -120,6 +121,9 @@ def render_report(summary: dict[str, Any], tracks: list[dict[str, Any]]) -> str:
     if blocked:
         lines += ["", "## Blocked tracks", ""]
         lines += [f"- **{t['id']}**: {t['blocked_reason']}" for t in blocked]
+    if summary.get("parked"):
+        lines += ["", "## Parked", ""]
+        lines += [f"- {line}" for line in summary["parked"]]
     if summary["failures"]:
         lines += ["", "## Failed work orders", ""]
         for wo_id, error in summary["failures"].items():

@@ -23,7 +23,6 @@ from orchestrator.agents.prompts import system_prompt, user_prompt
 from orchestrator.agents.protocol import AgentRun, SessionSpec, ToolHandler
 from orchestrator.agents.runner import run_session
 from orchestrator.daemon.context import DaemonContext
-from orchestrator.domain.errors import TransientAgentError
 from orchestrator.domain.roles import Role
 from orchestrator.store.session_store import SQLiteSessionStore
 
@@ -32,14 +31,6 @@ _SESSION_ID_RE = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}
 
 #: Seconds between commits of a live run's streaming cost and tokens.
 USAGE_COMMIT_INTERVAL_S = 2.0
-
-
-class ModelUnavailableError(TransientAgentError):
-    """The model answered 5xx/529 (an outage) until the retries gave up.
-
-    The work waits for the model to come back, it does not fail: the WO goes back in line
-    with its attempt not counted, and the next dispatch resumes the session.
-    """
 
 
 @dataclass(frozen=True)
@@ -120,16 +111,13 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
 
     Transient failures are retried by resuming the session; a session the CLI cannot resume
     starts afresh with the same prompt. Raises the runtime's classified errors once retries
-    are exhausted (RateLimitedError after the park cap, TransientAgentError,
-    AgentLimitError, AgentError).
+    are exhausted (see ``classify.error_class``).
     """
     store = ctx.store
     tokens = {"input": 0, "output": 0, "last_commit": time.monotonic()}
     seen_messages: set[str] = set()
     # Our estimate of what the session spent, for when it ends without an outcome.
     estimated = {"usd": 0.0}
-    # The HTTP status of the last failed model request (5xx, 529: the model is down).
-    outage: dict[str, int | None] = {"status": None}
 
     async def on_event(event: AgentEvent) -> None:
         fields: dict[str, Any] = {}
@@ -147,7 +135,6 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
                 tokens["last_commit"] = time.monotonic()
                 fields = {"input_tokens": tokens["input"], "output_tokens": tokens["output"]}
         elif isinstance(event, Result):
-            outage["status"] = event.api_error_status if event.is_error else None
             fields = {
                 "input_tokens": event.input_tokens
                 + event.cache_read_tokens
@@ -163,7 +150,7 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
 
     try:
         outcome = await run_session(ctx.runtime, spec, on_event=on_event, on_attempt=on_attempt)
-    except BaseException as exc:
+    except BaseException:
         # Cut off (a limit, an error, a stop): what it spent still counts against the
         # per-WO cap and the run's budget.
         if estimated["usd"] > 0:
@@ -171,9 +158,6 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
                 await anyio.to_thread.run_sync(
                     partial(store.record_run, run_id, cost_usd=estimated["usd"])
                 )
-        status = outage["status"]
-        if type(exc) is TransientAgentError and status is not None and status >= 500:
-            raise ModelUnavailableError(f"the model is unavailable: {exc}") from exc
         raise
     finally:
         ctx.live.pop(run_id, None)

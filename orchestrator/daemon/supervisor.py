@@ -27,8 +27,13 @@ from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.worker_run import run_work_order
 from orchestrator.daemon.workspace import activate_track
 from orchestrator.domain.dispatch import Candidate, choose_tracks, share_within_groups
-from orchestrator.domain.errors import OrchestratorError
+from orchestrator.domain.errors import (
+    BackendUnavailableError,
+    BackendUnreachableError,
+    OrchestratorError,
+)
 from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.parking import Park, ParkScope
 from orchestrator.store.claims import ClaimConflictError
 from orchestrator.store.planning import TrackWork
 
@@ -95,8 +100,10 @@ class Supervisor:
             await self.acquire_lease()
         ctx.started_at = datetime.now(UTC)
         ctx.log.info("daemon_started", daemon_id=ctx.daemon_id, pid=os.getpid())
+        await anyio.to_thread.run_sync(store.note_daemon_started, ctx.daemon_id)
         try:
             await recover(ctx)
+            await self._probe_backend()
             scheduler = self._scheduler()
             async with anyio.create_task_group() as tg:
                 scheduler.start()
@@ -122,6 +129,30 @@ class Supervisor:
 
     def _wake(self) -> None:
         self.state.wake.set()
+
+    async def _probe_backend(self) -> None:
+        """Before anything is dispatched: a backend that cannot work parks the run at once."""
+        ctx = self.ctx
+        env = dict(ctx.session_env)
+        config_dir = ctx.config_dir("backend-probe")
+        if config_dir is not None:
+            env["CLAUDE_CONFIG_DIR"] = str(config_dir)
+        try:
+            await ctx.runtime.probe(env)
+        except (BackendUnavailableError, BackendUnreachableError) as exc:
+            await self.park(exc)
+
+    async def park(self, error: BaseException) -> None:
+        """Park the run: no session can work until a human acts (the error says what)."""
+        ctx = self.ctx
+        line = str(error)
+        if ctx.stop_reason is not None and ctx.stop_reason.startswith("parked"):
+            return  # one park line per run, however many sessions ran into it
+        park = Park(ParkScope.RUN, ctx.daemon_id, line, datetime.now(UTC))
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(ctx.store.record_park, park)
+        ctx.log.error("run_parked", reason=line)
+        self.request_stop(f"parked: {line}")
 
     def _scheduler(self) -> AsyncIOScheduler:
         settings = self.ctx.settings.daemon
@@ -330,6 +361,8 @@ class Supervisor:
                 await self._after_step(track.id)
         except ClaimConflictError as exc:
             ctx.log.warning("claim_conflict", track_id=track.id, error=str(exc))
+        except (BackendUnavailableError, BackendUnreachableError) as exc:
+            await self.park(exc)
         except OrchestratorError as exc:
             ctx.log.error("track_step_failed", track_id=track.id, error=str(exc))
         finally:
@@ -362,6 +395,8 @@ class Supervisor:
         try:
             async with self.ctx.limiter:
                 await run_global_agent(self.ctx, reason)
+        except (BackendUnavailableError, BackendUnreachableError) as exc:
+            await self.park(exc)
         except OrchestratorError as exc:
             self.ctx.log.error("global_round_failed", error=str(exc))
         finally:

@@ -22,19 +22,15 @@ from typing import Any
 
 import anyio
 
+from orchestrator.agents.classify import ErrorClass, error_class
 from orchestrator.agents.limits import LimitName
 from orchestrator.agents.prompts import recovery_prompt
 from orchestrator.agents.protocol import ToolReply
 from orchestrator.daemon.checkpoints import write_checkpoint
 from orchestrator.daemon.checks import run_check
 from orchestrator.daemon.context import DaemonContext
-from orchestrator.daemon.sessions import (
-    ModelUnavailableError,
-    carry_transcript,
-    drive_session,
-    make_spec,
-)
-from orchestrator.domain.errors import AgentError, RateLimitedError
+from orchestrator.daemon.sessions import carry_transcript, drive_session, make_spec
+from orchestrator.domain.errors import AgentError
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.roles import Role
 from orchestrator.domain.transcript import summarize_transcript
@@ -175,14 +171,20 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
         try:
             outcome = await drive_session(ctx, run.id, spec)
             session_id, cost = outcome.session_id, outcome.cost_usd
-        except RateLimitedError as exc:
-            # Parked past the cap: the work goes back in line, it does not fail.
-            return await _requeue(ctx, run, wo_id, f"rate limited: {exc}")
-        except ModelUnavailableError as exc:
-            # An outage outlasted the retries: parked the same way (checkpoint, back in line,
-            # attempt not counted); the next dispatch resumes the session.
-            return await _interrupt(ctx, repo, worktree, track, run, wo_id, None, 0.0, str(exc))
         except AgentError as exc:
+            kind = error_class(exc)
+            if kind is ErrorClass.RATE_LIMIT:
+                # Parked past the cap: the work goes back in line, it does not fail.
+                return await _requeue(ctx, run, wo_id, f"rate limited: {exc}")
+            if kind in (ErrorClass.AUTH, ErrorClass.UNREACHABLE):
+                # No session can work: the WO goes back in line untouched and the run parks.
+                await _interrupt(ctx, repo, worktree, track, run, wo_id, None, 0.0, str(exc))
+                raise
+            if kind is ErrorClass.OVERLOADED:
+                # An outage outlasted the retries: parked the same way (checkpoint, back in
+                # line, attempt not counted); the next dispatch resumes the session.
+                why = f"the model is unavailable: {exc}"
+                return await _interrupt(ctx, repo, worktree, track, run, wo_id, None, 0.0, why)
             at_cap = capped_by_wo and str(exc).startswith(LimitName.MAX_COST)
             why = f"agent error: {type(exc).__name__}: {exc}"
             if at_cap:

@@ -70,5 +70,25 @@ class RateLimitedError(TransientAgentError):
         self.retry_after_s = retry_after_s
 
 
+class BackendUnavailableError(AgentError):
+    """No session can succeed until a human acts (no login, a refused key, no connection).
+
+    The run parks: it stops starting sessions and says ``str(error)`` as its one line; the
+    work order in hand goes back in line with its attempt not counted.
+    """
+
+
+class AuthenticationError(BackendUnavailableError):
+    """The model backend refused our credentials, or there are none (``claude /login``)."""
+
+
+class BackendUnreachableError(TransientAgentError):
+    """The model backend could not be reached (refused, reset, no route, DNS).
+
+    Retried like any transient failure within a session; when the retries give up, the run
+    parks as for a ``BackendUnavailableError``.
+    """
+
+
 class AgentLimitError(AgentError):
     """A limit the daemon enforces (wall clock, idle, turns, cost) ended the session."""

@@ -5,6 +5,9 @@ A spec is a comma-separated list of ``kind:value`` items, for example
 
 - ``429``, ``529``, ``500``, ``cut``, ``stall``: the probability (0..1) that a request gets this
   fault. At most one of them hits a request, so their sum must not exceed 1.
+- ``401`` (the key is refused: a missing login) and ``down`` (the connection is dropped before
+  any answer: an unreachable backend) are drawn the same way, and hit every request,
+  side requests and ``count_tokens`` too whatever the scope: a dead backend is no role's.
 - ``latency``: a fixed delay before every answer in scope (``200ms``, ``1.5s``).
 - ``scope``: ``roles`` (default) limits faults to requests that carry one of our role lines;
   ``all`` also hits the CLI's side requests.
@@ -28,6 +31,8 @@ class FaultKind(StrEnum):
     OVERLOADED = "529"
     CUT = "cut"
     STALL = "stall"
+    UNAUTHORIZED = "401"
+    DOWN = "down"
 
 
 class FaultScope(StrEnum):
@@ -42,7 +47,12 @@ _KIND_ORDER: tuple[FaultKind, ...] = (
     FaultKind.SERVER_ERROR,
     FaultKind.CUT,
     FaultKind.STALL,
+    FaultKind.UNAUTHORIZED,
+    FaultKind.DOWN,
 )
+
+#: Faults of the whole backend rather than of one answer.
+BACKEND_FAULTS = frozenset({FaultKind.UNAUTHORIZED, FaultKind.DOWN})
 
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)$")
 
@@ -151,18 +161,27 @@ class FaultInjector:
             self._spec = parsed
         return parsed
 
-    def decide(self, from_role: bool) -> Decision:
-        """What happens to one request: an optional fault and a delay before answering."""
+    def decide(self, from_role: bool, *, only: frozenset[FaultKind] | None = None) -> Decision:
+        """What happens to one request: an optional fault and a delay before answering.
+
+        ``only`` limits the faults that may hit (``count_tokens`` takes backend faults only).
+        """
         with self._lock:
             spec = self._spec
-            if spec.scope is FaultScope.ROLES and not from_role:
-                return Decision()
-            if not spec.probabilities:
-                return Decision(delay_s=spec.latency_s)
+            side = spec.scope is FaultScope.ROLES and not from_role
+            wanted = BACKEND_FAULTS if side else only
+            eligible = {
+                kind: p
+                for kind, p in spec.probabilities.items()
+                if wanted is None or kind in wanted
+            }
+            delay = 0.0 if side else spec.latency_s
+            if not eligible:
+                return Decision(delay_s=delay)
             draw = self._rng.random()
         edge = 0.0
         for kind in _KIND_ORDER:
-            edge += spec.probabilities.get(kind, 0.0)
+            edge += eligible.get(kind, 0.0)
             if draw < edge:
-                return Decision(kind, spec.latency_s)
-        return Decision(delay_s=spec.latency_s)
+                return Decision(kind, delay)
+        return Decision(delay_s=delay)

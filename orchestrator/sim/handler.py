@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orchestrator.sim.conversation import Conversation, RequestError, parse_request
-from orchestrator.sim.faults import FaultInjector, FaultKind
+from orchestrator.sim.faults import BACKEND_FAULTS, FaultInjector, FaultKind
 from orchestrator.sim.reply import Reply, build_message, input_tokens, new_message_id, say
 from orchestrator.sim.roles import respond
 from orchestrator.sim.sse import cut_events, encode_event, message_events
@@ -36,6 +36,7 @@ _FAULT_ERRORS: dict[FaultKind, tuple[int, str, str]] = {
     FaultKind.RATE_LIMIT: (429, "rate_limit_error", "Rate limited (simulated)."),
     FaultKind.OVERLOADED: (529, "overloaded_error", "Overloaded (simulated)."),
     FaultKind.SERVER_ERROR: (500, "api_error", "Internal server error (simulated)."),
+    FaultKind.UNAUTHORIZED: (401, "authentication_error", "invalid x-api-key (simulated)."),
 }
 
 
@@ -158,12 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
             if core.stopping.wait(decision.delay_s):
                 self.close_connection = True
                 return
-        if decision.kind is not None:
-            core.stats.record_fault(decision.kind.value)
-        error = _FAULT_ERRORS.get(decision.kind) if decision.kind is not None else None
-        if error is not None:
-            status, kind, text = error
-            self._error(status, kind, text, retry_after=status in (429, 529))
+        if self._fault_answered(decision.kind):
             return
         if decision.kind is FaultKind.STALL:
             # Accept and say nothing until the server stops: the caller's idle watchdog trips.
@@ -196,8 +192,29 @@ class _Handler(BaseHTTPRequestHandler):
             parse_request(body)
         except RequestError as exc:
             raise _BadRequest(str(exc)) from None
-        self.server.core.stats.record_count_tokens()
+        core = self.server.core
+        core.stats.record_count_tokens()
+        if self._fault_answered(core.faults.decide(from_role=False, only=BACKEND_FAULTS).kind):
+            return
         self._json(200, {"input_tokens": input_tokens(body)})
+
+    def _fault_answered(self, fault: FaultKind | None) -> bool:
+        """Answer with ``fault`` when it is an error answer or a hang-up; True if it was."""
+        if fault is None:
+            return False
+        self.server.core.stats.record_fault(fault.value)
+        error = _FAULT_ERRORS.get(fault)
+        if error is not None:
+            status, kind, text = error
+            self._error(status, kind, text, retry_after=status in (429, 529))
+            return True
+        if fault is FaultKind.DOWN:
+            # Hang up without a byte: to the client the backend cannot be reached.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        return False
 
     def _set_faults(self, raw: bytes) -> None:
         text = raw.decode("utf-8", "replace").strip()

@@ -12,6 +12,7 @@ from orchestrator.store.claims import ClaimQueries
 from orchestrator.store.db import make_engine
 from orchestrator.store.experiment_moves import ExperimentMoves
 from orchestrator.store.lease import LeaseQueries
+from orchestrator.store.parks import ParkQueries
 from orchestrator.store.planning import PlanningQueries
 from orchestrator.store.projects import ProjectQueries
 from orchestrator.store.proposals import ProposalQueries
@@ -34,6 +35,7 @@ class SQLiteStore(
     LeaseQueries,
     PlanningQueries,
     CheckpointQueries,
+    ParkQueries,
 ):
     """All queries on the state DB (SQLite, WAL, BEGIN IMMEDIATE writes)."""
 

@@ -9,10 +9,17 @@ from claude_agent_sdk import CLIConnectionError, CLINotFoundError, ProcessError,
 from claude_agent_sdk._errors import CLIJSONDecodeError
 
 from orchestrator.agents import Result, ResumeNotFoundError, classify_exception, classify_result
-from orchestrator.agents.classify import retry_after_from_text
+from orchestrator.agents.classify import (
+    NOT_LOGGED_IN_LINE,
+    ErrorClass,
+    error_class,
+    retry_after_from_text,
+)
 from orchestrator.domain.errors import (
     AgentError,
     AgentLimitError,
+    AuthenticationError,
+    BackendUnreachableError,
     RateLimitedError,
     TransientAgentError,
 )
@@ -138,3 +145,70 @@ def test_bugs_are_not_classified() -> None:
     assert classify_exception(KeyError("x")) is None
     agent_error = TransientAgentError("x")
     assert classify_exception(agent_error) is agent_error
+
+
+# -- one class per failure (what the bundled CLI 2.1.x says, captured against the simulator) --
+
+
+def _cli_error(status: int | None, text: str) -> Result:
+    return replace(_api_error(status, text), text=text)
+
+
+@pytest.mark.parametrize(
+    ("result", "kind", "expected"),
+    [
+        (_cli_error(None, "Not logged in · Please run /login"), "authentication_failed", "auth"),
+        (_cli_error(401, "Invalid API key · Fix external API key"), None, "auth"),
+        (_cli_error(403, "Forbidden"), None, "auth"),
+        (_cli_error(None, "Credit balance is too low"), "billing_error", "auth"),
+        (
+            _cli_error(
+                None,
+                "API Error: Connection dropped (ECONNRESET). Check the gateway set in "
+                "ANTHROPIC_BASE_URL, then try again.",
+            ),
+            "server_error",
+            "unreachable",
+        ),
+        (
+            _cli_error(None, "API Error: Connection refused — a firewall (ECONNREFUSED)"),
+            "server_error",
+            "unreachable",
+        ),
+        (_cli_error(429, "API Error: Request rejected (429)"), "rate_limit", "rate_limit"),
+        (_cli_error(529, "API Error: 529 Overloaded"), "server_error", "overloaded"),
+        (_cli_error(500, "API Error: 500"), "server_error", "overloaded"),
+        (
+            _cli_error(None, "API Error: Connection to the API was lost (ECONNRESET)."),
+            "server_error",
+            "transient",
+        ),
+        (replace(OK, is_error=True, subtype="error_max_turns"), None, "work"),
+        (replace(OK, is_error=True, text="the model said no"), None, "work"),
+    ],
+)
+def test_every_failure_gets_one_class(result: Result, kind: str | None, expected: str) -> None:
+    error = classify_result(result, kind)
+    assert error is not None
+    assert error_class(error) == ErrorClass(expected)
+
+
+def test_auth_errors_are_one_actionable_line() -> None:
+    no_login = classify_result(_cli_error(None, "Not logged in · Please run /login"), None)
+    assert str(no_login) == NOT_LOGGED_IN_LINE
+    refused = classify_result(_cli_error(401, "Invalid API key · Fix external API key"), None)
+    assert isinstance(refused, AuthenticationError)
+    assert "\n" not in str(refused) and str(refused).endswith("then `orch run`")
+    assert not isinstance(refused, TransientAgentError), "no retry can cure a refused key"
+
+
+def test_unreachable_is_retried_then_parks() -> None:
+    error = classify_result(_cli_error(None, "API Error: Connection dropped (ECONNRESET)"))
+    assert isinstance(error, BackendUnreachableError) and isinstance(error, TransientAgentError)
+
+
+def test_exceptions_are_classified_the_same_way() -> None:
+    auth = classify_exception(ResultError("x", data={"api_error_status": 401}, exit_code=1))
+    assert auth is not None and error_class(auth) is ErrorClass.AUTH
+    over = classify_exception(ResultError("x", data={"api_error_status": 529}, exit_code=1))
+    assert over is not None and error_class(over) is ErrorClass.OVERLOADED

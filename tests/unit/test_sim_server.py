@@ -254,6 +254,27 @@ def test_error_faults(spec: str, status: int, kind: str, retry_after: str | None
         assert stats["roles"]["worker"] == {"requests": 1, "input_tokens": 0, "output_tokens": 0}
 
 
+def test_a_refused_key_hits_every_request_side_ones_and_count_tokens_too() -> None:
+    with SimServer(faults="401:1.0") as sim:
+        for path, body in (
+            ("/v1/messages", worker_body()),
+            ("/v1/messages", side_body()),
+            ("/v1/messages/count_tokens", side_body()),
+        ):
+            got, headers, data = request(sim, "POST", path, body)
+            assert_api_error(got, data, 401, "authentication_error")
+            assert headers.get("retry-after") is None
+        assert sim.stats()["faults"] == {"401": 3}
+
+
+def test_a_down_backend_hangs_up_without_an_answer() -> None:
+    with SimServer(faults="down:1.0") as sim:
+        for path in ("/v1/messages", "/v1/messages/count_tokens"):
+            with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+                request(sim, "POST", path, side_body())
+        assert sim.stats()["faults"] == {"down": 2}
+
+
 def test_cut_stream_ends_before_message_stop() -> None:
     with SimServer(faults="cut:1.0") as sim:
         status, _, data = request(sim, "POST", "/v1/messages", worker_body())
