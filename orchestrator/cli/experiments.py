@@ -118,12 +118,10 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List experiments with their status and winner."""
-    from orchestrator.domain.experiment_view import experiment_line
+    from orchestrator.service import reads
 
     app_ctx: AppContext = ctx.obj
-    if project is not None:
-        app_ctx.store.get_project(project)
-    rows = [experiment_line(e) for e in app_ctx.store.list_experiments(project=project)]
+    rows = reads.experiment_list(app_ctx.store, project)
     if as_json:
         emit_json(rows)
         return
@@ -146,11 +144,10 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, experiment_id: IdArg, as_json: JsonOption = False) -> None:
     """Show one experiment: every variant's scores, the decision, the report and the ADR."""
-    from orchestrator.domain.experiment_view import experiment_view
+    from orchestrator.service import reads
 
     app_ctx: AppContext = ctx.obj
-    experiment = app_ctx.store.get_experiment(experiment_id)
-    data = experiment_view(experiment)
+    data = reads.experiment_show(app_ctx.store, experiment_id)
     if as_json:
         emit_json(data)
         return
@@ -215,34 +212,19 @@ def decide(
     reason: Annotated[str, typer.Option(help="Why (kept in the ADR and the report).")] = "",
 ) -> None:
     """Decide a deciding experiment; without a daemon running, land the winner at once."""
-    from orchestrator.daemon.experiment_landing import land
-    from orchestrator.domain.experiment import ExperimentStatus
-    from orchestrator.domain.experiment_decision import decide as rule
+    from orchestrator.service.actions import decide_experiment
 
     app_ctx: AppContext = ctx.obj
-    store = app_ctx.store
-    experiment = store.get_experiment(experiment_id)
-    if experiment.status is not ExperimentStatus.DECIDING:
-        raise ValidationError(
-            f"experiment {experiment.id} is {experiment.status.value}: it can be decided "
-            "once every variant is evaluated (status deciding)"
+    decision = decide_experiment(
+        app_ctx.store, app_ctx.settings, experiment_id, winner, reason, _log()
+    )
+    if decision.landed is None:
+        app_ctx.console.print(
+            f"Decided: {decision.winner} wins {decision.experiment_id}; "
+            "the running daemon merges it."
         )
-    verdict = rule(experiment.variants, experiment.direction, experiment.metric)
-    if winner is None:
-        if verdict.winner is None:
-            raise ValidationError(f"experiment {experiment.id} has no scored variant to pick")
-        winner = verdict.winner
-        why = reason or f"accepted the rule's pick: {verdict.reason}"
-    else:
-        experiment.variant(winner)  # a clear error for a track that is no variant
-        why = reason or "chosen by hand"
-    store.decide_experiment(experiment.id, winner, "manual", why, verdict.close_call)
-    console = app_ctx.console
-    if _daemon_live(app_ctx):
-        console.print(f"Decided: {winner} wins {experiment.id}; the running daemon merges it.")
         return
-    landed = land(store, app_ctx.settings, experiment.id, _log())
-    _say_landed(app_ctx, landed)
+    _say_landed(app_ctx, decision.landed)
 
 
 def _say_landed(app_ctx: AppContext, experiment: Experiment) -> None:

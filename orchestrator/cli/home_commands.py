@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from orchestrator.cli.context import AppContext, emit_json, make_directory
 from orchestrator.config import render_default_config
-from orchestrator.domain.parking import Park, current_parks
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -42,22 +41,11 @@ def init(ctx: typer.Context) -> None:
 
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Daemon state and counts by status, per project and per track."""
+    from orchestrator.service import reads
+
     app_ctx: AppContext = ctx.obj
     store = app_ctx.store
-    summary = store.status_summary()
-    lease = store.current_lease()
-    live = store.lease_is_live(lease)
-    directive = store.latest_directive()
-    summary = {
-        "daemon": {"running": live, "pid": lease.pid if (lease and live) else None},
-        **summary,
-        "runs": store.active_runs(),
-        "experiments": _open_experiments(store),
-        "directive": None
-        if directive is None
-        else {"weights": directive.weights, "reason": directive.reason},
-        "parked": [_park_json(p) for p in current_parks(store.latest_parks(), live)],
-    }
+    summary = reads.status(store)
     if as_json:
         emit_json(summary)
         return
@@ -97,30 +85,10 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             + (f", winner {exp['winner']}" if exp["winner"] else ""),
             markup=False,
         )
-    if directive is not None:
-        console.print(f"global directive: {directive.reason}")
+    if summary["directive"] is not None:
+        console.print(f"global directive: {summary['directive']['reason']}")
     for park in summary["parked"]:
         console.print(park["line"], markup=False)
-
-
-def _park_json(park: Park) -> dict[str, Any]:
-    return {
-        "scope": park.scope.value,
-        "subject": park.subject,
-        "track": park.track_id,
-        "wo": park.wo_id,
-        "reason": park.reason,
-        "until": park.until.isoformat() if park.until is not None else None,
-        "line": park.line(),
-    }
-
-
-def _open_experiments(store: Any) -> list[dict[str, Any]]:
-    """Experiments in progress (running, evaluating, deciding)."""
-    from orchestrator.domain.experiment import OPEN_EXPERIMENT_STATUSES
-    from orchestrator.domain.experiment_view import experiment_line
-
-    return [experiment_line(e) for e in store.list_experiments(statuses=OPEN_EXPERIMENT_STATUSES)]
 
 
 def _counts(counts: dict[str, int]) -> str:

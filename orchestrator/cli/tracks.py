@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -64,11 +64,10 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List tracks as a tree (sub-tracks under their parent) with progress."""
+    from orchestrator.service import reads
+
     app_ctx: AppContext = ctx.obj
-    if status is not None:
-        status = _status(status).value
-    track_type = TrackType.parse(type_).value if type_ is not None else None
-    rows = app_ctx.store.list_tracks(project=project, status=status, track_type=track_type)
+    rows = reads.track_list(app_ctx.store, project=project, status=status, track_type=type_)
     if as_json:
         emit_json(rows)
         return
@@ -96,33 +95,15 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, track_id: TrackArg, as_json: JsonOption = False) -> None:
     """Show one track and its work orders."""
+    from orchestrator.service import reads
+
     app_ctx: AppContext = ctx.obj
-    store = app_ctx.store
-    track = store.get_track(track_id)
-    wos = store.list_work_orders(track=track_id)
-    data: dict[str, Any] = {
-        "id": track.id,
-        "project": track.project_id,
-        "name": track.name,
-        "goal": track.goal,
-        "type": track.type,
-        "status": track.status,
-        "priority": track.priority,
-        "weight": track.weight,
-        "parent": track.parent_track_id,
-        "branch": track.branch,
-        "worktree": track.worktree_path,
-        "experiment": track.experiment,
-        "hypothesis": track.hypothesis,
-        "blocked_reason": track.blocked_reason,
-        "merged_commit": track.merged_commit,
-        "work_orders": [{"id": w["id"], "title": w["title"], "status": w["status"]} for w in wos],
-    }
+    data = reads.track_show(app_ctx.store, track_id)
     if as_json:
         emit_json(data)
         return
     console = app_ctx.console
-    console.print(f"[bold]{track.id}[/bold] {track.goal}")
+    console.print(f"[bold]{data['id']}[/bold] {data['goal']}")
     for key in (
         "project",
         "type",
@@ -143,27 +124,11 @@ def show(ctx: typer.Context, track_id: TrackArg, as_json: JsonOption = False) ->
         console.print(f"  - {wo['id']} [{wo['status']}] {wo['title']}", markup=False)
 
 
-def _status(value: str) -> TrackStatus:
-    try:
-        return TrackStatus(value)
-    except ValueError:
-        names = ", ".join(s.value for s in TrackStatus)
-        raise ValidationError(f"unknown track status {value!r}: one of {names}") from None
-
-
 def _move(ctx: typer.Context, track_id: str, target: TrackStatus, reason: str) -> None:
+    from orchestrator.service.actions import move_track
+
     app_ctx: AppContext = ctx.obj
-    store = app_ctx.store
-    if target is TrackStatus.ACTIVE and store.get_track(track_id).status == "ready":
-        from orchestrator.daemon.workspace import activate_track
-
-        row = activate_track(store, app_ctx.settings.workspaces_dir, track_id, reason)
-    elif target is TrackStatus.ARCHIVED:
-        from orchestrator.daemon.workspace import archive_track
-
-        row = archive_track(store, track_id, reason)
-    else:
-        row = store.set_track_status(track_id, target, reason=reason)
+    row = move_track(app_ctx.store, app_ctx.settings, track_id, target, reason)
     app_ctx.console.print(f"Track {row.id} is now {row.status}")
 
 

@@ -10,7 +10,6 @@ import typer
 from orchestrator.cli.context import AppContext, emit_json, make_directory
 from orchestrator.domain.errors import UserInputError, ValidationError
 from orchestrator.domain.ids import validate_slug, validate_wo_id
-from orchestrator.domain.lifecycle import WOStatus
 from orchestrator.domain.models import WorkOrder
 
 app = typer.Typer(help="Work orders: add, import, list, show, export.", no_args_is_help=True)
@@ -72,16 +71,13 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List work orders (by priority, then id)."""
+    from orchestrator.service import reads
+
     app_ctx: AppContext = ctx.obj
-    store = app_ctx.store
-    if status is not None:
-        status = _status(status)
-    if project is not None:
-        store.get_project(project)
-    if track is not None:
-        _list_track_tree(app_ctx, track, status, as_json)
+    if track is not None and not as_json:
+        _print_track_tree(app_ctx, track, reads.wo_filters(app_ctx.store, project, status))
         return
-    rows = store.list_work_orders(project=project, track=track, status=status)
+    rows = reads.wo_list(app_ctx.store, project=project, track=track, status=status)
     if as_json:
         emit_json(rows)
         return
@@ -103,25 +99,16 @@ def list_(
     app_ctx.console.print(f"{len(rows)} work orders")
 
 
-def _list_track_tree(app_ctx: AppContext, track_id: str, status: str | None, as_json: bool) -> None:
+def _print_track_tree(app_ctx: AppContext, track_id: str, status: str | None) -> None:
     """The WOs of a track and of its sub-tracks, under their track's line (with progress)."""
-    store = app_ctx.store
-    root = store.get_track(track_id)
-    tracks = store.list_tracks(project=root.project_id)
-    start = next(i for i, t in enumerate(tracks) if t["id"] == track_id)
-    subtree = [tracks[start]]
-    for track in tracks[start + 1 :]:
-        if track["depth"] <= tracks[start]["depth"]:
-            break
-        subtree.append(track)
-    sections = [(t, store.list_work_orders(track=t["id"], status=status)) for t in subtree]
-    unique = {r["id"]: r for _, rows in sections for r in rows}
-    if as_json:
-        emit_json(sorted(unique.values(), key=lambda r: (r["priority"], r["id"])))
-        return
+    from orchestrator.service import reads
+
+    sections = reads.wo_sections(app_ctx.store, track_id, status)
+    unique = {r["id"] for _, rows in sections for r in rows}
     console = app_ctx.console
+    top_depth = sections[0][0]["depth"]
     for track, rows in sections:
-        indent = "  " * (track["depth"] - subtree[0]["depth"])
+        indent = "  " * (track["depth"] - top_depth)
         total, done = track["wo_count"], track["done_count"]
         progress = f"{done}/{total} done" + (f" ({100 * done // total}%)" if total else "")
         console.print(f"{indent}{track['id']}  [{track['status']}]  {progress}", markup=False)
@@ -134,14 +121,6 @@ def _list_track_tree(app_ctx: AppContext, track_id: str, status: str | None, as_
     console.print(f"{len(unique)} work orders in {len(sections)} tracks")
 
 
-def _status(value: str) -> str:
-    try:
-        return WOStatus(value).value
-    except ValueError:
-        names = ", ".join(s.value for s in WOStatus)
-        raise ValidationError(f"unknown work order status {value!r}: one of {names}") from None
-
-
 @app.command("show")
 def show(
     ctx: typer.Context,
@@ -149,32 +128,15 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one work order."""
+    from orchestrator.service import reads
+
     app_ctx: AppContext = ctx.obj
-    row, wo, tracks = app_ctx.store.get_work_order(validate_wo_id(wo_id))
-    data = {
-        "id": wo.id,
-        "project": row.project_id,
-        "title": wo.title,
-        "goal": wo.goal,
-        "status": wo.status.value,
-        "priority": wo.priority,
-        "tags": list(wo.tags),
-        "depends_on": list(wo.depends_on),
-        "tracks": tracks,
-        "context": list(wo.context),
-        "acceptance_criteria": list(wo.acceptance_criteria),
-        "non_goals": list(wo.non_goals),
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "done_commit": row.done_commit,
-        "body": wo.body,
-        "extra": wo.extra,
-    }
+    data = reads.wo_show(app_ctx.store, validate_wo_id(wo_id))
     if as_json:
         emit_json(data)
         return
     console = app_ctx.console
-    console.print(f"[bold]{wo.id}[/bold] {wo.title}", markup=True)
+    console.print(f"[bold]{data['id']}[/bold] {data['title']}", markup=True)
     for key in (
         "project",
         "status",
@@ -193,8 +155,8 @@ def show(
             continue
         shown = ", ".join(value) if isinstance(value, list) else str(value)
         console.print(f"  {key}: {shown}", markup=False)
-    if wo.body.strip():
-        console.print(wo.body.rstrip(), markup=False)
+    if data["body"].strip():
+        console.print(data["body"].rstrip(), markup=False)
 
 
 @app.command("export")
