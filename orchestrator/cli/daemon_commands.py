@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import UTC, datetime
@@ -44,6 +45,12 @@ def run(
         bool, typer.Option("--exit-when-idle", help="Stop when no work can start.")
     ] = False,
     model_backend: BackendOption = None,
+    dashboard: Annotated[
+        bool, typer.Option("--dashboard", help="Serve the dashboard beside the daemon.")
+    ] = False,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="The dashboard's port on 127.0.0.1.")
+    ] = 8765,
 ) -> None:
     """Run the daemon in the foreground until --until, --budget, idleness or `orch stop`."""
     import anyio
@@ -65,13 +72,27 @@ def run(
     )
     _logging(settings)
     store = app_ctx.store
-    report = anyio.run(run_daemon, settings, store, options)
+    with _dashboard_beside(app_ctx, settings, dashboard, port):
+        report = anyio.run(run_daemon, settings, store, options)
     summary = report.summary
     app_ctx.console.print(
         f"Run ended ({summary['stop_reason']}): {summary['work_orders']['done']} done, "
         f"{summary['work_orders']['failed']} failed, ${summary['cost_usd']:.4f}"
     )
     app_ctx.console.print(f"Report: {report.path}")
+
+
+def _dashboard_beside(
+    app_ctx: AppContext, settings: Settings, wanted: bool, port: int
+) -> contextlib.AbstractContextManager[None]:
+    if not wanted:
+        return contextlib.nullcontext()
+    from orchestrator.web.serve import serving_beside
+
+    def announce(url: str) -> None:
+        app_ctx.console.print(f"Dashboard: {url}", markup=False, soft_wrap=True)
+
+    return serving_beside(settings, "127.0.0.1", port, None, announce)
 
 
 def stop(ctx: typer.Context) -> None:

@@ -39,9 +39,10 @@ def _root(
 
 
 def _register_commands() -> None:
-    from orchestrator.cli import daemon_commands, home_commands, review
+    from orchestrator.cli import daemon_commands, dashboard, home_commands, review
 
     home_commands.register(app)
+    dashboard.register(app)
     daemon_commands.register(app)
     review.register(app)
 

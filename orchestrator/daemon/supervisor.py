@@ -89,6 +89,12 @@ class Supervisor:
                 ctx.daemon_id, os.getpid(), socket.gethostname(), ctx.settings.daemon.lease_ttl_s
             )
         )
+        # Journaled so a dashboard in another process can show the time and budget left.
+        await anyio.to_thread.run_sync(
+            lambda: ctx.store.note_run_limits(
+                ctx.daemon_id, ctx.options.until, ctx.options.budget_usd
+            )
+        )
 
     async def run(self) -> str:
         """Run until a stop; returns the stop reason. Takes the lease unless

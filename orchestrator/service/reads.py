@@ -243,3 +243,16 @@ def experiment_show(store: SQLiteStore, experiment_id: str) -> dict[str, Any]:
     from orchestrator.domain.experiment_view import experiment_view
 
     return experiment_view(store.get_experiment(experiment_id))
+
+
+def filter_wos(
+    rows: list[dict[str, Any]], tag: str | None = None, text: str | None = None
+) -> list[dict[str, Any]]:
+    """Narrow ``wo list`` rows by a tag and by text in the id or title (case-insensitive)."""
+    needle = (text or "").strip().casefold()
+    return [
+        r
+        for r in rows
+        if (not tag or tag in r["tags"])
+        and (not needle or needle in r["id"].casefold() or needle in r["title"].casefold())
+    ]

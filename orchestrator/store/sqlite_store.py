@@ -10,6 +10,7 @@ from sqlalchemy import text
 from orchestrator.store.checkpoints import CheckpointQueries
 from orchestrator.store.claims import ClaimQueries
 from orchestrator.store.db import make_engine
+from orchestrator.store.events import EventQueries
 from orchestrator.store.experiment_moves import ExperimentMoves
 from orchestrator.store.lease import LeaseQueries
 from orchestrator.store.parks import ParkQueries
@@ -36,6 +37,7 @@ class SQLiteStore(
     PlanningQueries,
     CheckpointQueries,
     ParkQueries,
+    EventQueries,
 ):
     """All queries on the state DB (SQLite, WAL, BEGIN IMMEDIATE writes)."""
 

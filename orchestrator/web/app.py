@@ -1,0 +1,76 @@
+"""The dashboard app: one store, the token guard, the API and the pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from orchestrator.config import Settings
+from orchestrator.domain.errors import NotFoundError, OrchestratorError, UserInputError
+from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.web import api, pages
+from orchestrator.web.board import Dashboard
+from orchestrator.web.security import TokenGuard
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("orchestrator.web", "templates"),
+        autoescape=True,  # WO text is data: every value is escaped unless marked safe
+        undefined=jinja2.StrictUndefined,
+    )
+    return Jinja2Templates(env=env)
+
+
+def _status_code(exc: OrchestratorError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, UserInputError):
+        return 400
+    return 500
+
+
+def create_app(settings: Settings, token: str, store: SQLiteStore | None = None) -> FastAPI:
+    """The app over ``settings``' home; it opens (and closes) its own store unless given one."""
+    own = store is None
+    board = Dashboard(settings, store or SQLiteStore.open(settings.db_path), _templates())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own:
+            board.store.close()
+
+    app = FastAPI(
+        title="orch dashboard",
+        description="The orchestrator's state: the same shapes as `orch ... --json`.",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.dashboard = board
+    app.add_middleware(TokenGuard, token=token)
+    app.mount(
+        "/static", StaticFiles(directory=str(files("orchestrator.web") / "static")), "static"
+    )
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(OrchestratorError)
+    async def _error(request: Request, exc: OrchestratorError) -> Response:
+        status = _status_code(exc)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc)}, status_code=status)
+        context: dict[str, Any] = {"message": str(exc), "page": "", "notice": None, "error": None}
+        return board.templates.TemplateResponse(request, "error.html", context, status)
+
+    return app
