@@ -4,6 +4,8 @@ route, the CLI's shapes, the tech tree, escaping, the token and the Origin check
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -260,3 +262,22 @@ def test_a_non_loopback_bind_without_a_token_is_refused(demo: DemoHome) -> None:
     assert result.code == 2
     assert result.err.count("\n") == 1 and "--token" in result.err
     assert "Traceback" not in result.err
+
+
+def test_the_read_commands_do_not_load_the_web_stack(demo: DemoHome) -> None:
+    probe = (
+        "import sys\n"
+        "from orchestrator.cli.main import main\n"
+        "for argv in (['status'], ['wo', 'list'], ['track', 'list'], ['review', 'list']):\n"
+        "    try:\n"
+        f"        main(['--home', {str(demo.home)!r}, *argv, '--json'])\n"
+        "    except SystemExit as exc:\n"
+        "        assert not exc.code, exc.code\n"
+        "web = ('fastapi', 'starlette', 'jinja2', 'uvicorn')\n"
+        "loaded = sorted(m for m in web if m in sys.modules)\n"
+        "print('LOADED', loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "LOADED []" in done.stdout, done.stdout[-500:] + done.stderr[-2000:]
