@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from orchestrator.domain.parking import current_parks
+from orchestrator.service.reads import park_json
 from orchestrator.store.session_store import load_session_entries
 from orchestrator.web.transcript import tool_calls
 
@@ -54,7 +56,8 @@ def live_view(store: SQLiteStore, reports_dir: Path) -> dict[str, Any]:
         "budget_usd": limits.get("budget_usd"),
         "cost_usd": spent,
         "runs": runs,
-        "parked": [
+        "parked": [park_json(p) for p in current_parks(store.latest_parks(), running)],
+        "requeued": [
             {"run": r.id, "wo": r.wo_id, "track": r.track_id, "error": r.error}
             for r in store.parked_runs()
         ],
