@@ -103,7 +103,7 @@ def _strings(value: Any) -> list[str]:
 async def run_global_agent(ctx: DaemonContext, reason: str) -> None:
     """One planning round of the global agent; failures are logged, never fatal."""
     store = ctx.store
-    work = await anyio.to_thread.run_sync(lambda: store.track_work(PLANNED_STATUSES))
+    work = await anyio.to_thread.run_sync(lambda: store.track_work(PLANNED_STATUSES, shown=0))
     if not work:
         return
     # Shielded: a stop that cut in here would leave the new run live; _settle settles it.

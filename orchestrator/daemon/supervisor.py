@@ -35,7 +35,7 @@ from orchestrator.domain.errors import (
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.parking import Park, ParkScope
 from orchestrator.store.claims import ClaimConflictError
-from orchestrator.store.planning import TrackWork
+from orchestrator.store.planning import STARTABLE_SHOWN, TrackWork
 
 #: Seconds between housekeeping rounds (stale-run detection, pruning).
 HOUSEKEEPING_INTERVAL_S = 60.0
@@ -277,11 +277,9 @@ class Supervisor:
         busy = sum(
             1 for w in active if w.startable or w.running or w.track.id in self.state.track_scopes
         )
-        ready = await anyio.to_thread.run_sync(
-            lambda: store.list_tracks(status=TrackStatus.READY.value)
-        )
+        ready = await anyio.to_thread.run_sync(store.ready_track_ids)
         activated = 0
-        for track in sorted(ready, key=lambda t: (t["priority"], t["id"])):
+        for track_id in ready:
             if busy >= ctx.options.max_agents:
                 break
             try:
@@ -289,11 +287,11 @@ class Supervisor:
                     activate_track,
                     store,
                     ctx.settings.workspaces_dir,
-                    track["id"],
+                    track_id,
                     "activated by the daemon",
                 )
             except OrchestratorError as exc:
-                ctx.log.warning("activate_failed", track_id=track["id"], error=str(exc))
+                ctx.log.warning("activate_failed", track_id=track_id, error=str(exc))
                 continue
             activated += 1
             busy += 1
@@ -304,7 +302,8 @@ class Supervisor:
     async def _dispatch(self, tg: anyio.abc.TaskGroup) -> int:
         ctx = self.ctx
         state = self.state
-        work = await anyio.to_thread.run_sync(lambda: ctx.store.track_work())
+        # Two startable WOs are enough to tell whether the track's next pick is a choice.
+        work = await anyio.to_thread.run_sync(lambda: ctx.store.track_work(shown=2))
         for done in work:
             # An experiment's variant is evaluated, not merged, when its WOs are done.
             if not done.total or done.unfinished or done.track.experiment:
@@ -347,19 +346,24 @@ class Supervisor:
         track = work.track
         try:
             with scope:
-                startable = [w["id"] for w in work.startable]
-                queue = [w for w in track.wo_queue if w in startable]
                 # An interrupted WO goes first: its uncommitted files are in the worktree, and
                 # another WO's commit must not sweep them up.
                 interrupted = await anyio.to_thread.run_sync(
                     ctx.store.interrupted_wo_of_track, track.id
                 )
-                if interrupted is not None and interrupted in startable:
-                    queue = [interrupted, *[w for w in queue if w != interrupted]]
-                if not queue and len(startable) > 1:
-                    queue = await run_project_agent(ctx, work)
+                wanted = [*([interrupted] if interrupted else []), *track.wo_queue]
+                startable = await anyio.to_thread.run_sync(
+                    ctx.store.startable_among, track.id, wanted
+                )
+                queue = [w for w in dict.fromkeys(wanted) if w in startable]
+                if not queue and len(work.startable) > 1:
+                    shown = await anyio.to_thread.run_sync(
+                        lambda: ctx.store.track_work(shown=STARTABLE_SHOWN, track_id=track.id)
+                    )
+                    if shown:
+                        queue = await run_project_agent(ctx, shown[0])
                 if not queue:
-                    queue = startable[:1]
+                    queue = [w["id"] for w in work.startable[:1]]
                 wo_id, rest = queue[0], queue[1:]
                 await anyio.to_thread.run_sync(lambda: ctx.store.set_queue(track.id, rest))
                 fresh = await anyio.to_thread.run_sync(lambda: ctx.store.get_track(track.id))

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
 from orchestrator.store.base import StoreBase
-from orchestrator.store.tables import (
-    AgentRunRow,
-    DirectiveRow,
-    TrackRow,
-    WODependencyRow,
-    WorkOrderRow,
-    WOTrackRow,
-)
+from orchestrator.store.tables import DirectiveRow, TrackRow
 
 #: WO statuses that may still be started (dependencies permitting).
 STARTABLE = (WOStatus.BACKLOG.value, WOStatus.READY.value)
@@ -28,6 +23,66 @@ UNFINISHED = (
     WOStatus.BLOCKED.value,
     WOStatus.FAILED.value,
 )
+STARTABLE_JSON = json.dumps(STARTABLE)
+#: Startable WOs carried per track (in priority order): what a project agent chooses from.
+#: The dispatch loop needs only whether there are any, so a huge backlog costs nothing.
+STARTABLE_SHOWN = 50
+
+# Every statement below reads a track's unfinished WOs from one index range of ``wo_tracks``
+# (which mirrors each WO's status and priority, see its table), so planning grows with the
+# backlog, never with the finished WOs or the journal. The plans are checked with EXPLAIN
+# QUERY PLAN in tests/unit/test_planning.py; ``bench/bench_planning.py`` times them.
+
+#: The WO ``l.wo_id`` waits: one of its dependencies is not done (or does not exist).
+_BLOCKED = """EXISTS (
+    SELECT 1 FROM wo_dependencies AS d
+    LEFT JOIN work_orders AS dep INDEXED BY ix_work_orders_id_status ON dep.id = d.depends_on_id
+    WHERE d.wo_id = l.wo_id AND coalesce(dep.status, '') <> 'done')"""
+
+#: Per track (a JSON list of ids): its WOs by status (kept by triggers, see TrackWOCountRow).
+_COUNTS_SQL = """
+SELECT track_id, status, n FROM track_wo_counts
+WHERE track_id IN (SELECT value FROM json_each(?)) AND n > 0"""
+
+#: Per track: the cost of its runs (kept by triggers, see TrackCostRow).
+_COSTS_SQL = """
+SELECT track_id, cost_usd FROM track_costs
+WHERE track_id IN (SELECT value FROM json_each(?))"""
+
+#: One track's first ``?`` WOs in one startable status, by priority: an ordered index range
+#: that stops after that many (blocked ones are stepped over).
+_FIRST_STARTABLE_SQL = f"""
+SELECT l.wo_priority, l.wo_id
+FROM wo_tracks AS l INDEXED BY ix_wo_tracks_track_status_priority
+WHERE l.track_id = ? AND l.wo_status = ? AND NOT {_BLOCKED}
+ORDER BY l.wo_priority, l.wo_id
+LIMIT ?"""
+
+#: What a project agent is shown of the WOs given (``:wos``).
+_SHOWN_SQL = """
+SELECT w.id, w.title, w.priority, w.tags,
+       (SELECT json_group_array(depends_on_id) FROM wo_dependencies WHERE wo_id = w.id)
+FROM work_orders AS w
+WHERE w.id IN (SELECT value FROM json_each(?))"""
+
+#: For the tracks given: their startable-status WOs that wait, with each blocker.
+_WAITING_SQL = """
+SELECT l.track_id, l.wo_id, d.depends_on_id
+FROM wo_tracks AS l INDEXED BY ix_wo_tracks_track_status_priority
+JOIN wo_dependencies AS d ON d.wo_id = l.wo_id
+LEFT JOIN work_orders AS dep INDEXED BY ix_work_orders_id_status ON dep.id = d.depends_on_id
+WHERE l.track_id IN (SELECT value FROM json_each(?))
+  AND l.wo_status IN (SELECT value FROM json_each(?))
+  AND coalesce(dep.status, '') <> 'done'
+ORDER BY l.track_id, l.wo_priority, l.wo_id, d.depends_on_id"""
+
+#: Which of the WOs given (``:wos``) can start in the track given.
+_STARTABLE_AMONG_SQL = f"""
+SELECT l.wo_id FROM wo_tracks AS l
+WHERE l.track_id = ?
+  AND l.wo_id IN (SELECT value FROM json_each(?))
+  AND l.wo_status IN (SELECT value FROM json_each(?))
+  AND NOT {_BLOCKED}"""
 
 
 @dataclass(frozen=True)
@@ -35,88 +90,120 @@ class TrackWork:
     """One track's state for dispatch: its startable WOs (dependencies done), in order."""
 
     track: TrackRow
+    #: The first startable WOs (as many as the caller asked for), by priority then id.
     startable: list[dict[str, Any]]
     unfinished: int
     total: int
     failed: int
     running: int
     cost_usd: float
-    #: Unfinished WOs that wait on a dependency that is not done (id -> blockers).
+    #: Startable-status WOs that wait on a dependency that is not done (id -> blockers);
+    #: filled only for a track with nothing startable (it explains why the track is stuck).
     waiting: dict[str, list[str]]
+
+
+def _sqlite(session: Session) -> sqlite3.Connection:
+    """The session's own sqlite3 connection: planning's statements are SQLite's (JSON lists,
+    INDEXED BY) and run many times per round, so they skip SQLAlchemy's compilation."""
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver
+
+
+def _first_startable(cursor: Any, track_id: str, shown: int) -> list[str]:
+    """The track's first ``shown`` startable WO ids: the first of each startable status,
+    merged by (priority, id)."""
+    if shown <= 0:
+        return []
+    rows = [
+        row
+        for status in STARTABLE
+        for row in cursor.execute(_FIRST_STARTABLE_SQL, (track_id, status, shown)).fetchall()
+    ]
+    return [wo_id for _priority, wo_id in sorted(rows)[:shown]]
 
 
 class PlanningQueries(StoreBase):
     def track_work(
-        self, statuses: tuple[str, ...] = (TrackStatus.ACTIVE.value,)
+        self,
+        statuses: tuple[str, ...] = (TrackStatus.ACTIVE.value,),
+        shown: int = 1,
+        track_id: str | None = None,
     ) -> list[TrackWork]:
-        """Per track in ``statuses``: startable WOs (all dependencies done), counts and cost."""
+        """Per track in ``statuses`` (or the one track ``track_id``): its first ``shown``
+        startable WOs (all dependencies done), counts and cost.
+
+        The dispatch loop only asks whether a track has anything startable (``shown=1``);
+        a project agent's choice needs more (``STARTABLE_SHOWN``).
+        """
         with self.reading() as session:
-            tracks = list(session.exec(select(TrackRow).where(col(TrackRow.status).in_(statuses))))
+            query = select(TrackRow).where(col(TrackRow.status).in_(statuses))
+            if track_id is not None:
+                query = query.where(TrackRow.id == track_id)
+            tracks = list(session.exec(query))
             if not tracks:
                 return []
-            ids = [t.id for t in tracks]
-            links = list(session.exec(select(WOTrackRow).where(col(WOTrackRow.track_id).in_(ids))))
-            wo_ids = {link.wo_id for link in links}
-            wos = {
-                w.id: w
-                for w in session.exec(select(WorkOrderRow).where(col(WorkOrderRow.id).in_(wo_ids)))
-            }
-            deps = list(
-                session.exec(select(WODependencyRow).where(col(WODependencyRow.wo_id).in_(wo_ids)))
-            )
-            dep_ids = {d.depends_on_id for d in deps}
-            dep_status = dict(
-                session.exec(
-                    select(WorkOrderRow.id, WorkOrderRow.status).where(
-                        col(WorkOrderRow.id).in_(dep_ids)
-                    )
-                ).all()
-            )
-            costs: dict[str, float] = {}
-            for track_id, cost in session.exec(
-                select(AgentRunRow.track_id, AgentRunRow.cost_usd).where(
-                    col(AgentRunRow.track_id).in_(ids)
-                )
-            ):
-                costs[str(track_id)] = costs.get(str(track_id), 0.0) + cost
-        blocked_by: dict[str, list[str]] = {}
-        for dep in deps:
-            if dep_status.get(dep.depends_on_id) != WOStatus.DONE.value:
-                blocked_by.setdefault(dep.wo_id, []).append(dep.depends_on_id)
-        per_track: dict[str, list[WorkOrderRow]] = {}
-        for link in links:
-            per_track.setdefault(link.track_id, []).append(wos[link.wo_id])
+            cursor = _sqlite(session).cursor()
+            try:
+                tracks_json = json.dumps([t.id for t in tracks])
+                by_status: dict[str, dict[str, int]] = {}
+                for tid, status, n in cursor.execute(_COUNTS_SQL, (tracks_json,)).fetchall():
+                    by_status.setdefault(tid, {})[status] = n
+                costs = dict(cursor.execute(_COSTS_SQL, (tracks_json,)).fetchall())
+                first = {t.id: _first_startable(cursor, t.id, shown) for t in tracks}
+                stuck = json.dumps([tid for tid, ids in first.items() if not ids])
+                waiting: dict[str, dict[str, list[str]]] = {}
+                for tid, wo_id, blocker in cursor.execute(_WAITING_SQL, (stuck, STARTABLE_JSON)):
+                    waiting.setdefault(tid, {}).setdefault(wo_id, []).append(blocker)
+                wanted = json.dumps([wo_id for ids in first.values() for wo_id in ids])
+                shown_wos = {
+                    wo_id: {
+                        "id": wo_id,
+                        "title": title,
+                        "priority": priority,
+                        "tags": json.loads(tags),
+                        "depends_on": json.loads(deps),
+                    }
+                    for wo_id, title, priority, tags, deps in cursor.execute(_SHOWN_SQL, (wanted,))
+                }
+            finally:
+                cursor.close()
         result = []
         for track in tracks:
-            members = sorted(per_track.get(track.id, []), key=lambda w: (w.priority, w.id))
-            startable = [
-                {
-                    "id": w.id,
-                    "title": w.title,
-                    "priority": w.priority,
-                    "tags": list(w.tags),
-                    "depends_on": [d.depends_on_id for d in deps if d.wo_id == w.id],
-                }
-                for w in members
-                if w.status in STARTABLE and w.id not in blocked_by
-            ]
+            status_counts = by_status.get(track.id, {})
             result.append(
                 TrackWork(
                     track=track,
-                    startable=startable,
-                    unfinished=sum(1 for w in members if w.status in UNFINISHED),
-                    total=len(members),
-                    failed=sum(1 for w in members if w.status == WOStatus.FAILED.value),
-                    running=sum(1 for w in members if w.status == WOStatus.RUNNING.value),
-                    cost_usd=costs.get(track.id, 0.0),
-                    waiting={
-                        w.id: blocked_by[w.id]
-                        for w in members
-                        if w.id in blocked_by and w.status in STARTABLE
-                    },
+                    startable=[shown_wos[wo_id] for wo_id in first[track.id]],
+                    unfinished=sum(status_counts.get(s, 0) for s in UNFINISHED),
+                    total=sum(status_counts.values()),
+                    failed=status_counts.get(WOStatus.FAILED.value, 0),
+                    running=status_counts.get(WOStatus.RUNNING.value, 0),
+                    cost_usd=float(costs.get(track.id, 0.0)),
+                    waiting=waiting.get(track.id, {}),
                 )
             )
         return result
+
+    def startable_among(self, track_id: str, wo_ids: list[str]) -> set[str]:
+        """Those of ``wo_ids`` that can start in the track now (status and dependencies)."""
+        if not wo_ids:
+            return set()
+        with self.reading() as session:
+            rows = _sqlite(session).execute(
+                _STARTABLE_AMONG_SQL, (track_id, json.dumps(wo_ids), STARTABLE_JSON)
+            ).fetchall()
+            return {wo_id for (wo_id,) in rows}
+
+    def ready_track_ids(self) -> list[str]:
+        """Tracks offered to the daemon (``ready``), most important first."""
+        with self.reading() as session:
+            query = (
+                select(TrackRow.id)
+                .where(TrackRow.status == TrackStatus.READY.value)
+                .order_by(col(TrackRow.priority), col(TrackRow.id))
+            )
+            return list(session.exec(query))
 
     def set_queue(self, track_id: str, wo_ids: list[str], run_id: str | None = None) -> None:
         with self.writing() as session:

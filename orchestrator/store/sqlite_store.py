@@ -22,7 +22,7 @@ from orchestrator.store.tracks import TrackQueries
 from orchestrator.store.work_orders import WorkOrderQueries
 
 #: The newest migration; checked without importing Alembic so read commands start fast.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 class SQLiteStore(

@@ -40,7 +40,11 @@ class ProjectRow(SQLModel, table=True):
 
 class WorkOrderRow(SQLModel, table=True):
     __tablename__ = "work_orders"
-    __table_args__ = (Index("ix_work_orders_project_status", "project_id", "status"),)
+    __table_args__ = (
+        Index("ix_work_orders_project_status", "project_id", "status"),
+        # A dependency's status without reading the WO's row (planning checks many).
+        Index("ix_work_orders_id_status", "id", "status"),
+    )
 
     id: str = Field(primary_key=True)
     project_id: str = Field(foreign_key="projects.id", index=True)
@@ -105,14 +109,34 @@ class TrackRow(SQLModel, table=True):
 
 
 class WOTrackRow(SQLModel, table=True):
+    """A WO's membership of a track, with a copy of the WO's status and priority.
+
+    The copies are kept by triggers (migration 0004) on every insert here and every change
+    of ``work_orders.status``/``priority``; never written by us. They let planning read a
+    track's unfinished WOs, in priority order, from one index, never the finished ones.
+    """
+
     __tablename__ = "wo_tracks"
+    __table_args__ = (
+        Index(
+            "ix_wo_tracks_track_status_priority", "track_id", "wo_status", "wo_priority", "wo_id"
+        ),
+    )
 
     wo_id: str = Field(foreign_key="work_orders.id", primary_key=True)
     track_id: str = Field(foreign_key="tracks.id", primary_key=True, index=True)
+    wo_status: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    wo_priority: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
 
 
 class AgentRunRow(SQLModel, table=True):
     __tablename__ = "agent_runs"
+    __table_args__ = (
+        # A track's newest worker run (was it interrupted?) without sorting all its runs.
+        Index("ix_agent_runs_track_role_started", "track_id", "role", "started_at"),
+        # The night's spend (``cost_since``) without reading older runs.
+        Index("ix_agent_runs_started_cost", "started_at", "cost_usd"),
+    )
 
     id: str = Field(primary_key=True)
     role: str
@@ -134,6 +158,29 @@ class AgentRunRow(SQLModel, table=True):
     summary: str | None = None
     started_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
+
+
+class TrackWOCountRow(SQLModel, table=True):
+    """How many of each track's WOs are in each status, kept by triggers (migration 0004)
+    on every change of ``wo_tracks`` (which mirrors the WOs' status); never written by us.
+    Counts per track cost one row per status, however many WOs are finished."""
+
+    __tablename__ = "track_wo_counts"
+
+    track_id: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    n: int = 0
+
+
+class TrackCostRow(SQLModel, table=True):
+    """What each track's runs have cost so far, kept by triggers (migration 0004) on every
+    insert, cost change and delete of ``agent_runs``; never written by us. Planning reads a
+    track's spend from here instead of summing all its runs on every dispatch round."""
+
+    __tablename__ = "track_costs"
+
+    track_id: str = Field(primary_key=True)
+    cost_usd: float = 0.0
 
 
 class CheckpointRow(SQLModel, table=True):
