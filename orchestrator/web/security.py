@@ -89,7 +89,8 @@ class TokenGuard(BaseHTTPMiddleware):
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: with that Chromium sends `Origin: null` on form posts.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
 

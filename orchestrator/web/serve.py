@@ -25,6 +25,8 @@ def _server(settings: Settings, host: str, port: int, token: str) -> uvicorn.Ser
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # An open live stream or keep-alive connection must not hold a stop for long.
+        timeout_graceful_shutdown=3,
     )
     return uvicorn.Server(config)
 
