@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.domain.errors import OrchestratorError, WorkOrderFileError
-from orchestrator.domain.models import WorkOrder
-from orchestrator.domain.wo_file import parse_wo_file, render_wo_file, wo_filename
-from orchestrator.domain.wo_graph import validate_batch
+from orchestrator.domain.errors import WorkOrderFileError
+from orchestrator.domain.lifecycle import WOStatus
+from orchestrator.domain.wo_file import render_wo_file, wo_filename
+from orchestrator.domain.wo_graph import StoredWO, parse_batch
 from orchestrator.store.sqlite_store import SQLiteStore
 
 WO_FILE_SUFFIX = ".md"
@@ -39,30 +39,30 @@ def collect_files(paths: list[Path]) -> list[Path]:
 
 
 def import_files(store: SQLiteStore, project: str, paths: list[Path]) -> ImportResult:
-    """Parse and validate every file, then write all of them in one transaction, or none."""
+    """Parse and validate every file, then write all of them in one transaction, or none.
+
+    A refusal lists every bad file with every reason at once: unreadable, malformed, the
+    batch's dependency rules, and clashes with the stored WOs (project, status).
+    """
     store.get_project(project)
     files = collect_files(paths)
-    parsed: list[tuple[str, WorkOrder]] = []
-    problems: list[str] = []
+    raw: list[tuple[str, bytes | None]] = []
+    unreadable: dict[str, str] = {}
     for path in files:
         try:
-            parsed.append((str(path), parse_wo_file(str(path), path.read_bytes())))
-        except OrchestratorError as exc:
-            problems.append(f"  {path}: {exc}")
+            raw.append((str(path), path.read_bytes()))
         except OSError as exc:
-            problems.append(f"  {path}: cannot read: {exc.strerror}")
-    if problems:
-        raise WorkOrderFileError(
-            f"{len(problems)} of {len(files)} work order files are bad, nothing imported:\n"
-            + "\n".join(problems)
-        )
-    batch_ids = {wo.id for _, wo in parsed}
-    existing = store.wo_ids()
+            raw.append((str(path), None))
+            unreadable[str(path)] = f"cannot read: {exc.strerror}"
+    stored = {
+        row["id"]: StoredWO(project=row["project"], status=WOStatus(row["status"]))
+        for row in store.list_work_orders()
+    }
     with store.reading() as session:
-        existing_deps = {
-            k: tuple(v) for k, v in store.dependencies(session).items() if k not in batch_ids
-        }
-    validate_batch(existing, existing_deps, parsed)
+        existing_deps = {k: tuple(v) for k, v in store.dependencies(session).items()}
+    parsed = parse_batch(
+        set(stored), existing_deps, raw, stored=stored, project=project, unreadable=unreadable
+    )
     created, updated = store.upsert_work_orders(project, [wo for _, wo in parsed])
     return ImportResult(files=len(files), created=created, updated=updated)
 

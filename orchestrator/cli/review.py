@@ -14,6 +14,7 @@ import typer
 from orchestrator.cli.context import AppContext, emit_json
 from orchestrator.domain.errors import AgentError
 from orchestrator.domain.organization import OrganizeMode, ProposalStatus
+from orchestrator.domain.wo_rules import printable
 
 app = typer.Typer(
     help="Review the track organizer's proposals: list, show, approve, reject.",
@@ -108,7 +109,7 @@ def show(ctx: typer.Context, proposal_id: ProposalArg, as_json: JsonOption = Fal
         emit_json(data)
         return
     for line in review_lines(data, proposal, diff):
-        app_ctx.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        app_ctx.console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("approve")

@@ -11,6 +11,7 @@ from orchestrator.domain.errors import ValidationError
 from orchestrator.domain.ids import validate_wo_id
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.models import TrackType
+from orchestrator.domain.wo_rules import printable
 
 app = typer.Typer(help="Tracks: streams of related work orders.", no_args_is_help=True)
 
@@ -102,8 +103,10 @@ def show(ctx: typer.Context, track_id: TrackArg, as_json: JsonOption = False) ->
     if as_json:
         emit_json(data)
         return
+    from rich.markup import escape
+
     console = app_ctx.console
-    console.print(f"[bold]{data['id']}[/bold] {data['goal']}")
+    console.print(f"[bold]{data['id']}[/bold] {escape(printable(data['goal']))}")
     for key in (
         "project",
         "type",
@@ -119,9 +122,10 @@ def show(ctx: typer.Context, track_id: TrackArg, as_json: JsonOption = False) ->
         "merged_commit",
     ):
         if data[key] not in (None, ""):
-            console.print(f"  {key}: {data[key]}", markup=False)
+            console.print(f"  {key}: {printable(str(data[key]))}", markup=False)
     for wo in data["work_orders"]:
-        console.print(f"  - {wo['id']} [{wo['status']}] {wo['title']}", markup=False)
+        line = f"  - {wo['id']} [{wo['status']}] {wo['title']}"
+        console.print(printable(line), markup=False)
 
 
 def _move(ctx: typer.Context, track_id: str, target: TrackStatus, reason: str) -> None:

@@ -11,6 +11,7 @@ from orchestrator.cli.context import AppContext, emit_json, make_directory
 from orchestrator.domain.errors import UserInputError, ValidationError
 from orchestrator.domain.ids import validate_slug, validate_wo_id
 from orchestrator.domain.models import WorkOrder
+from orchestrator.domain.wo_rules import printable, validate_work_order
 
 app = typer.Typer(help="Work orders: add, import, list, show, export.", no_args_is_help=True)
 
@@ -42,8 +43,9 @@ def add(
     wo = WorkOrder(
         id="", title=title.strip(), goal=goal, priority=priority, tags=tags, depends_on=deps
     )
+    validate_work_order(wo)  # the rules of an imported file and of the project agent
     created = app_ctx.store.add_work_order(_project(app_ctx, project), wo, source="cli")
-    app_ctx.console.print(f"Added {created.id}: {created.title}")
+    app_ctx.console.print(f"Added {created.id}: {printable(created.title)}", markup=False)
 
 
 @app.command("import")
@@ -82,6 +84,7 @@ def list_(
         emit_json(rows)
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table()
     for column in ("id", "status", "pri", "title", "tracks", "depends on"):
@@ -91,7 +94,7 @@ def list_(
             row["id"],
             row["status"],
             str(row["priority"]),
-            row["title"],
+            Text(printable(row["title"])),  # WO text is data: no markup, no escape codes
             ", ".join(row["tracks"]) or "-",
             ", ".join(row["depends_on"]) or "-",
         )
@@ -114,7 +117,8 @@ def _print_track_tree(app_ctx: AppContext, track_id: str, status: str | None) ->
         console.print(f"{indent}{track['id']}  [{track['status']}]  {progress}", markup=False)
         for row in rows:
             console.print(
-                f"{indent}  {row['id']}  {row['status']:<9} P{row['priority']}  {row['title']}",
+                f"{indent}  {row['id']}  {row['status']:<9} P{row['priority']}  "
+                + printable(row["title"]),
                 markup=False,
                 soft_wrap=True,
             )
@@ -135,8 +139,10 @@ def show(
     if as_json:
         emit_json(data)
         return
+    from rich.markup import escape
+
     console = app_ctx.console
-    console.print(f"[bold]{data['id']}[/bold] {data['title']}", markup=True)
+    console.print(f"[bold]{data['id']}[/bold] {escape(printable(data['title']))}", markup=True)
     for key in (
         "project",
         "status",
@@ -154,9 +160,9 @@ def show(
         if value in (None, "", []):
             continue
         shown = ", ".join(value) if isinstance(value, list) else str(value)
-        console.print(f"  {key}: {shown}", markup=False)
+        console.print(f"  {key}: {printable(shown)}", markup=False)
     if data["body"].strip():
-        console.print(data["body"].rstrip(), markup=False)
+        console.print(printable(data["body"].rstrip()), markup=False)
 
 
 @app.command("export")

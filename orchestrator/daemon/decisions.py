@@ -16,12 +16,11 @@ from orchestrator.agents.classify import ErrorClass, error_class
 from orchestrator.agents.protocol import ToolReply
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.sessions import drive_session, make_spec
-from orchestrator.domain.errors import AgentError, OrchestratorError, ValidationError
-from orchestrator.domain.ids import validate_wo_id
+from orchestrator.domain.errors import AgentError, OrchestratorError
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.roles import Role
-from orchestrator.domain.wo_file import MAX_WO_FIELD_BYTES, TAG_RE
+from orchestrator.domain.wo_rules import validate_work_order
 from orchestrator.store.planning import TrackWork
 
 #: A WO id anywhere in a text (``ids.WO_ID_RE`` matches only a whole string).
@@ -169,17 +168,16 @@ class ProjectTools:
         track = self.work.track
         wo = WorkOrder(
             id="",
-            title=args["title"].strip()[:200],
+            title=args["title"].strip(),
             goal=args["goal"],
             priority=int(args.get("priority", 3)),
             tags=tuple(args.get("tags", [])),
             depends_on=tuple(args.get("depends_on", [])),
             acceptance_criteria=tuple(args.get("acceptance_criteria", [])),
         )
-        if not wo.title:
-            return ToolReply(False, "title must not be empty")
         try:
-            _check_agent_wo(wo)
+            # The same rules as `orch wo add` and an imported file (the agent may correct).
+            validate_work_order(wo)
             created = await anyio.to_thread.run_sync(
                 lambda: self.ctx.store.add_work_order(track.project_id, wo, "agent", self.run_id)
             )
@@ -188,18 +186,6 @@ class ProjectTools:
         except OrchestratorError as exc:
             return ToolReply(False, str(exc))
         return ToolReply(True, f"created {created.id}")
-
-
-def _check_agent_wo(wo: WorkOrder) -> None:
-    """An agent's WO passes the same field rules as an imported file's."""
-    for tag in wo.tags:
-        if not TAG_RE.fullmatch(tag):
-            raise ValidationError(f"invalid tag {tag!r}")
-    for dep in wo.depends_on:
-        validate_wo_id(dep)
-    for text in (wo.title, wo.goal, *wo.acceptance_criteria):
-        if len(text.encode("utf-8")) > MAX_WO_FIELD_BYTES:
-            raise ValidationError("a field is longer than 64 KiB")
 
 
 async def run_project_agent(ctx: DaemonContext, work: TrackWork) -> list[str]:

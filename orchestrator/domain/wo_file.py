@@ -26,16 +26,33 @@ from orchestrator.domain.errors import ValidationError
 from orchestrator.domain.ids import validate_wo_id
 from orchestrator.domain.lifecycle import WOStatus
 from orchestrator.domain.models import DEFAULT_WO_PRIORITY, WorkOrder
+from orchestrator.domain.wo_rules import (
+    MAX_WO_FILE_BYTES,
+    MAX_WO_PRIORITY,
+    MIN_WO_PRIORITY,
+    TAG_RE,
+    work_order_problems,
+)
 
-#: Larger files are refused before YAML sees them.
-MAX_WO_FILE_BYTES = 256 * 1024
-#: Limit for one frontmatter field, measured as JSON after YAML aliases are expanded.
+__all__ = [
+    "KNOWN_FIELDS",
+    "MAX_ESTIMATE_HOURS",
+    "MAX_WO_FIELD_BYTES",
+    "MAX_WO_FILE_BYTES",
+    "TAG_RE",
+    "parse_wo_file",
+    "read_frontmatter",
+    "render_wo_file",
+    "wo_filename",
+]
+
+#: Limit for one frontmatter field, measured as JSON after YAML aliases are expanded: a
+#: guard against expansion before the WO rules (``wo_rules``, 10,000 characters) apply.
 MAX_WO_FIELD_BYTES = 64 * 1024
 #: Values visited while checking the frontmatter: stops alias "billion laughs" expansion.
 MAX_FRONTMATTER_NODES = 50_000
 #: Nesting depth allowed in frontmatter values (also stops self-referencing aliases).
 MAX_FRONTMATTER_DEPTH = 32
-MIN_WO_PRIORITY, MAX_WO_PRIORITY = 1, 5
 #: A sanity bound, which also keeps huge YAML integers away from float().
 MAX_ESTIMATE_HOURS = 10_000
 FRONTMATTER_DELIMITER = "---"
@@ -46,8 +63,6 @@ KNOWN_FIELDS: tuple[str, ...] = (
     "tags", "estimate_hours", "status", "created_at", "updated_at", "depends_on",
 )  # fmt: skip
 
-#: Tags are filter keys on the command line and in JSON, so no spaces or separators.
-TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 #: A file named like an id (``WO-2026-001_x.md``) must carry that id: catches copied files.
 _FILENAME_ID_RE = re.compile(r"^(WO-[0-9]{4}-[0-9]{3,})(?![0-9])")
 _SLUG_MAX_LEN = 60
@@ -268,7 +283,10 @@ def _build(data: dict[str, Any], body: str) -> tuple[WorkOrder | None, list[str]
     if errors:
         return None, errors
     extra = {k: v for k, v in data.items() if k not in KNOWN_FIELDS}
-    return WorkOrder(**values, body=body, extra=extra), errors
+    wo = WorkOrder(**values, body=body, extra=extra)
+    # The rules every door shares (lengths, control characters), after the types.
+    errors = work_order_problems(wo)
+    return (None if errors else wo), errors
 
 
 _REQUIRED = object()
@@ -322,11 +340,8 @@ def _text(value: Any, name: str) -> str:
 
 def _title(value: Any, name: str) -> str:
     title = _text(value, name)
-    if not title.strip():
+    if not title.strip():  # checked here too: a blank title is reported with the types
         raise ValidationError("title is blank")
-    # Titles are list rows and file names: one line keeps both readable.
-    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in title):
-        raise ValidationError("title must be one line without control characters")
     return title
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import heapq
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass
 
-from orchestrator.domain.errors import ValidationError, WorkOrderFileError
+from orchestrator.domain.errors import IllegalTransitionError, ValidationError, WorkOrderFileError
 from orchestrator.domain.ids import WO_ID_RE
-from orchestrator.domain.lifecycle import WOStatus
+from orchestrator.domain.lifecycle import WOStatus, check_transition
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.wo_file import parse_wo_file
+from orchestrator.domain.wo_rules import importable_status_problem
 
 Graph = Mapping[str, Iterable[str]]
 
@@ -36,30 +38,74 @@ def id_sort_key(wo_id: str) -> tuple[int, int, int, str]:
 # ------------------------------------------------------------------------ batch import
 
 
+@dataclass(frozen=True)
+class StoredWO:
+    """What an import must know of a WO already stored under the same id."""
+
+    project: str
+    status: WOStatus
+
+
 def parse_batch(
     existing_ids: Set[str],
     existing_deps: Mapping[str, Sequence[str]],
-    files: Sequence[tuple[str, bytes]],
+    files: Sequence[tuple[str, bytes | None]],
+    *,
+    stored: Mapping[str, StoredWO] | None = None,
+    project: str | None = None,
+    unreadable: Mapping[str, str] | None = None,
 ) -> list[tuple[str, WorkOrder]]:
     """Parse and check every ``(source, raw)`` file; all or nothing.
 
     Returns ``(source, WorkOrder)`` in file order, or raises one WorkOrderFileError that
-    names every bad file: unparsable ones and those :func:`validate_batch` rejects.
+    names every bad file with every reason in one go: unreadable (``raw`` None, the reason in
+    ``unreadable``) and unparsable files, the batch rules (:func:`batch_problems`) and, given
+    :func:`stored_problems` against the ``stored`` WOs and the target ``project``.
     """
     problems: dict[str, list[str]] = {}
     parsed: list[tuple[str, WorkOrder]] = []
     for source, raw in files:
+        if raw is None:
+            problems.setdefault(source, []).append((unreadable or {}).get(source, "unreadable"))
+            continue
         try:
             parsed.append((source, parse_wo_file(source, raw)))
         except ValidationError as exc:
             problems.setdefault(source, []).append(str(exc))
-    for source, reason in batch_problems(existing_ids, existing_deps, parsed):
+    # A re-imported WO's stored dependencies are replaced by its file's.
+    batch_ids = {wo.id for _, wo in parsed}
+    kept_deps = {k: v for k, v in existing_deps.items() if k not in batch_ids}
+    found = batch_problems(existing_ids, kept_deps, parsed)
+    found += stored_problems(stored or {}, project, parsed)
+    for source, reason in found:
         problems.setdefault(source, []).append(reason)
     if problems:
         sources = dict.fromkeys(s for s, _ in files)  # a path given twice is listed once
         ordered = [(s, "; ".join(problems[s])) for s in sources if s in problems]
         raise WorkOrderFileError(format_file_problems(ordered, len(files)))
     return parsed
+
+
+def stored_problems(
+    stored: Mapping[str, StoredWO], project: str | None, batch: Sequence[tuple[str, WorkOrder]]
+) -> list[tuple[str, str]]:
+    """``(source, reason)`` for files that clash with what is stored: a WO of another
+    project, a status move the lifecycle forbids, a status only the daemon may set."""
+    problems: list[tuple[str, str]] = []
+    for source, wo in batch:
+        current = stored.get(wo.id)
+        if current is not None and project is not None and current.project != project:
+            problems.append((source, f"{wo.id} belongs to project {current.project!r}"))
+            continue
+        status = importable_status_problem(wo, None if current is None else current.status)
+        if status is not None:
+            problems.append((source, status))
+        elif current is not None and current.status != wo.status:
+            try:
+                check_transition("work order", wo.id, current.status, wo.status)
+            except IllegalTransitionError as exc:
+                problems.append((source, str(exc)))
+    return problems
 
 
 def validate_batch(

@@ -59,9 +59,7 @@ def create_app(settings: Settings, token: str, store: SQLiteStore | None = None)
     )
     app.state.dashboard = board
     app.add_middleware(TokenGuard, token=token)
-    app.mount(
-        "/static", StaticFiles(directory=str(files("orchestrator.web") / "static")), "static"
-    )
+    app.mount("/static", StaticFiles(directory=str(files("orchestrator.web") / "static")), "static")
     app.include_router(api.router)
     app.include_router(pages.router)
 

@@ -71,9 +71,7 @@ class TokenGuard(BaseHTTPMiddleware):
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             target = URL(request.url.path).replace(query=urlencode(rest))
             response: Response = RedirectResponse(str(target), status_code=303)
-            response.set_cookie(
-                COOKIE, self.token, httponly=True, samesite="strict", path="/"
-            )
+            response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
             return response
         bearer = request.headers.get("authorization", "")
         if not (

@@ -45,9 +45,7 @@ def serve(settings: Settings, host: str, port: int, token: str | None, announce:
     server.run()
 
 
-def _announce_when_started(
-    server: uvicorn.Server, host: str, token: str, announce: object
-) -> None:
+def _announce_when_started(server: uvicorn.Server, host: str, token: str, announce: object) -> None:
     original = server.startup
 
     async def startup(sockets: object = None) -> None:

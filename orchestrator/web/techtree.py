@@ -147,9 +147,7 @@ def layout(tracks: Sequence[dict[str, Any]], wos: Sequence[dict[str, Any]]) -> T
             y += BAND_LABEL_H + band.rows * ROW_H
         lane.height = y - lane.top
         y += LANE_GAP
-    edges = sorted(
-        (dep, w["id"]) for w in wos for dep in w["depends_on"] if dep in positions
-    )
+    edges = sorted((dep, w["id"]) for w in wos for dep in w["depends_on"] if dep in positions)
     columns = max(depths.values(), default=0) + 1
     return TreeLayout(lanes, positions, edges, LANE_HEAD_W + columns * COL_W, max(y, ROW_H))
 
@@ -196,7 +194,7 @@ def render_svg(tree: TreeLayout, statuses: dict[str, str], titles: dict[str, str
         x2, y2 = tree.positions[wo_id]
         out.append(
             f'<path class="edge" d="M {x1 + NODE_W} {y1 + NODE_H // 2} C {x1 + NODE_W + 20} '
-            f"{y1 + NODE_H // 2}, {x2 - 20} {y2 + NODE_H // 2}, {x2} {y2 + NODE_H // 2}\" "
+            f'{y1 + NODE_H // 2}, {x2 - 20} {y2 + NODE_H // 2}, {x2} {y2 + NODE_H // 2}" '
             f'marker-end="url(#arrow)"/>'
         )
     for wo_id in sorted(tree.positions):
@@ -220,7 +218,5 @@ def tech_tree(
 ) -> tuple[str, TreeLayout]:
     """The tech tree of one project's ``track list`` and ``wo list`` rows: SVG and layout."""
     tree = layout(tracks, wos)
-    svg = render_svg(
-        tree, {w["id"]: w["status"] for w in wos}, {w["id"]: w["title"] for w in wos}
-    )
+    svg = render_svg(tree, {w["id"]: w["status"] for w in wos}, {w["id"]: w["title"] for w in wos})
     return svg, tree

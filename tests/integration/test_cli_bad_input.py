@@ -157,8 +157,10 @@ def test_import_that_would_move_a_wo_to_another_project(bad: OrchRunner, tmp_pat
         "--project",
         "other",
     )
-    assert_one_line(result)
-    assert "WO-2026-001" in result.err
+    # Listed like every bad file of a batch: the summary, then the file and its reason.
+    assert_clean_failure(result)
+    assert len(result.err_lines) == 2, str(result)
+    assert "WO-2026-001 belongs to project 'demo'" in result.err_lines[1]
 
 
 def test_import_of_an_illegal_status_change(bad: OrchRunner, tmp_path: Path) -> None:
@@ -166,8 +168,9 @@ def test_import_of_an_illegal_status_change(bad: OrchRunner, tmp_path: Path) -> 
     target = tmp_path / source.name
     target.write_text(source.read_text().replace("status: backlog", "status: done"))
     result = bad("wo", "import", target, "--project", "demo")
-    assert_one_line(result)
-    assert "from backlog to done" in result.err
+    assert_clean_failure(result)
+    assert len(result.err_lines) == 2, str(result)
+    assert "from backlog to done" in result.err_lines[1]
 
 
 # -------------------------------------------------------------------------- arguments
@@ -351,6 +354,8 @@ def _env(name: str, value: str, said: str, *argv: str) -> Bad:
     return Bad(f"env-{name}-{value}-{command[0]}", command, said, {name: value})
 
 
+ADD = ["wo", "add", "--project", "demo", "--title"]
+
 MALFORMED: list[Bad] = [
     # -- paths that are not usable directories
     Bad("export-into-a-file", ["wo", "export", "{file}"], "is not a directory"),
@@ -408,6 +413,14 @@ MALFORMED: list[Bad] = [
     _env("ORCH_DAEMON_HEARTBEAT_INTERVAL_S", "nan", "heartbeat", "recover"),
     _env("ORCH_LOGGING_LEVEL", "verbose", "logging.level", "demo", "--dir", "{tmp}/d"),
     _env("ORCH_DAEMON_MAX_AGENTZ", "3", "ORCH_DAEMON_MAX_AGENTS", "track", "list"),
+    # -- one set of WO rules at every door (files: BAD_CASES; the agent: test_daemon_dispatch)
+    Bad("wo-add-escape-title", [*ADD, "evil\x1b[31m\n"], "without control characters"),
+    Bad("wo-add-bell-title", [*ADD, "ding\x07"], "without control characters"),
+    Bad("wo-add-huge-title", [*ADD, "t" * 120_000], "title is too long (120000 characters"),
+    Bad("wo-add-201-title", [*ADD, "t" * 201], "limit 200"),
+    Bad("wo-add-escape-goal", [*ADD, "ok", "--goal", "red\x1b[31m"], "goal contains control"),
+    Bad("wo-add-huge-goal", [*ADD, "ok", "--goal", "g" * 10_001], "goal is too long"),
+    Bad("wo-add-priority-zero", [*ADD, "ok", "--priority", "0"], "priority"),
     # -- run's own options
     Bad("run-until-garbage", ["run", "--until", "25:99"], "invalid time '25:99'"),
     Bad("run-budget-negative", ["run", "--budget", "-1"], "--budget"),
@@ -448,6 +461,57 @@ def test_malformed_input_is_one_line_and_changes_nothing(
     assert case.said in result.err, str(result)
     # Nothing written beside the DB either: no file, no directory.
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_escape_codes_stored_before_the_rules_never_reach_the_terminal(
+    orch: OrchRunner, project: str
+) -> None:
+    """A WO stored with escape codes (an older version let them in) prints as escapes."""
+    from orchestrator.domain.models import WorkOrder
+    from orchestrator.store.sqlite_store import SQLiteStore
+
+    store = SQLiteStore.open(orch.home / "state" / "orchestrator.db")
+    try:
+        evil = WorkOrder(id="", title="evil\x1b[31m red [bold]x[/]", goal="g\x1b]0;pwned\x07")
+        wo_id = store.add_work_order(project, evil).id
+    finally:
+        store.close()
+    listed = orch.ok("wo", "list").out
+    assert "\x1b" not in listed and "\x07" not in listed
+    assert "evil\\x1b[31m red [bold]x[/]" in listed  # shown, escaped, markup not applied
+    shown = orch.ok("wo", "show", wo_id).out
+    assert "\x1b" not in shown and "\x07" not in shown and "\\x1b]0;pwned" in shown
+    # JSON keeps the data exact (it is escaped by the JSON encoding itself).
+    assert orch.json("wo", "list")[0]["title"] == evil.title
+
+
+def test_an_export_of_daemon_statuses_imports_back(
+    orch: OrchRunner, project: str, tmp_path: Path
+) -> None:
+    """running/failed/blocked may not be imported, except as the status already stored."""
+    from orchestrator.domain.lifecycle import WOStatus
+    from orchestrator.store.sqlite_store import SQLiteStore
+
+    orch.ok("wo", "add", "--title", "Will fail")
+    [wo_id] = [w["id"] for w in orch.json("wo", "list")]
+    store = SQLiteStore.open(orch.home / "state" / "orchestrator.db")
+    try:
+        for status in (WOStatus.READY, WOStatus.RUNNING, WOStatus.FAILED):
+            store.set_wo_status(wo_id, status, reason="as a run would")
+    finally:
+        store.close()
+    orch.ok("wo", "export", tmp_path / "out")
+    [exported] = list((tmp_path / "out").iterdir())
+    assert "status: failed" in exported.read_text()
+    orch.ok("wo", "import", exported)  # unchanged: accepted
+    renamed = exported.read_text().replace(wo_id, "WO-2026-900")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "WO-2026-900_x.md").write_text(renamed)
+    before = db_dump(orch.home)
+    result = orch("wo", "import", tmp_path / "new")
+    assert_clean_failure(result)
+    assert "status 'failed' cannot be imported" in result.err
+    assert db_dump(orch.home) == before
 
 
 def test_no_traceback_when_the_db_is_not_a_db(orch: OrchRunner, home: Path) -> None:

@@ -219,7 +219,7 @@ def test_wo_list_filters(
     orch.ok("project", "add", make_repo("other"))
     directory = tmp_path / "wos"
     directory.mkdir()
-    for n, status in enumerate(["backlog", "ready", "ready", "blocked"], start=1):
+    for n, status in enumerate(["backlog", "ready", "ready", "cancelled"], start=1):
         wo_id = f"WO-2099-{n:03d}"
         (directory / f"{wo_id}.md").write_text(
             f"---\nid: {wo_id}\ntitle: W{n}\nstatus: {status}\n---\n"

@@ -34,7 +34,7 @@ tags:
   - export
   - i18n
 estimate_hours: 2.5
-status: blocked
+status: cancelled
 created_at: 2026-02-03
 updated_at: 2026-02-04
 depends_on: [WO-2026-001, WO-2026-004]
@@ -96,7 +96,7 @@ def test_import_export_reimport_gives_identical_rows(
         "links": {"issue": 42, "urls": ["https://example.com/a"]},
         "review": {"required": True, "reviewers": ["bob", "carol"]},
     }
-    assert rich["status"] == "blocked"
+    assert rich["status"] == "cancelled"
     assert rich["depends_on"] == ["WO-2026-001", "WO-2026-004"]
     assert rich["title"] == "Résumé: export with ünïcode and a colon"
     assert rich["context"] == ["first line", "second: with a colon"]

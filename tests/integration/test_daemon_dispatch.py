@@ -239,6 +239,9 @@ async def test_project_agent_creates_work_and_reports_progress(home: Path, tmp_p
         steps: list[Step] = []
         if not created:
             created.append("yes")
+            # The same rules as `orch wo add`: escape codes and overlong titles are refused.
+            steps.append(CallTool("create_work_order", {"title": "evil\x1b[31m", "goal": "tidy"}))
+            steps.append(CallTool("create_work_order", {"title": "t" * 201, "goal": "tidy"}))
             steps.append(
                 CallTool(
                     "create_work_order",
@@ -257,6 +260,11 @@ async def test_project_agent_creates_work_and_reports_progress(home: Path, tmp_p
         h, by_role(project=planner), RunOptions(max_agents=1, exit_when_idle=True)
     )
     calls = {c.tool: c.reply for c in runtime.tool_calls if c.role is Role.PROJECT}
+    refused = [
+        c.reply.text for c in runtime.tool_calls if c.tool == "create_work_order" and not c.reply.ok
+    ]
+    assert len(refused) == 2, refused
+    assert "control characters" in refused[0] and "title is too long" in refused[1]
     assert calls["create_work_order"].ok, calls
     new = calls["create_work_order"].text.removeprefix("created ")
     assert new not in wos

@@ -46,8 +46,8 @@ def test_single_file_cases_fail_alone_or_in_batch(case: BadCase) -> None:
     except ValidationError as exc:
         assert case.reason in str(exc)
         assert name not in str(exc)  # the caller names the file, once
-    else:  # only the graph checks can find this one
-        assert case.name in {"unknown-dependency"}
+    else:  # only the batch checks (graph, importable statuses) can find these
+        assert case.name in {"unknown-dependency", "status-running", "status-failed"}
 
 
 def test_one_bad_file_spoils_a_good_batch() -> None:
