@@ -286,8 +286,11 @@ def test_cli_import_status_change_goes_through_the_lifecycle(
     # backlog -> done is illegal: refused, nothing changed.
     wo_file(tmp_path / "wos", "WO-2099-001", status="done")
     before = db_dump(orch.home)
-    result = orch.fails("wo", "import", path)
-    assert "backlog" in result.err and "done" in result.err
+    result = orch("wo", "import", path)
+    # Listed like every refused file: the summary line, then the file with its reason.
+    assert result.code == 2 and "Traceback" not in result.err, str(result)
+    assert result.err_lines[0] == "orch: error: 1 of 1 work order file is bad:"
+    assert "cannot go from backlog to done" in result.err_lines[1]
     assert db_dump(orch.home) == before
     # backlog -> ready is legal and journaled.
     wo_file(tmp_path / "wos", "WO-2099-001", status="ready")
