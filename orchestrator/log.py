@@ -12,18 +12,17 @@ from typing import Any, TextIO
 
 import structlog
 
-LOG_FILE_NAME = "orchestrator.jsonl"
-REDACTED = "[REDACTED]"
-
-#: Shapes of API keys and tokens that must never reach a log line.
-SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"sk-[A-Za-z0-9_\-]{20,}"),
-    re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}"),
-    re.compile(r"xox[abpr]-[A-Za-z0-9\-]{10,}"),
-    re.compile(r"AKIA[0-9A-Z]{16}"),
-    re.compile(r"(?i)bearer\s+[A-Za-z0-9._\-]{16,}"),
+from orchestrator.domain.redaction import (
+    REDACTED,
+    TOKEN_PATTERNS,
+    Redactor,
+    secret_values,
+    use_redactor,
 )
+
+LOG_FILE_NAME = "orchestrator.jsonl"
+#: Shapes of API keys and tokens that must never reach a log line.
+SECRET_PATTERNS = TOKEN_PATTERNS
 #: Keys whose values are secrets whatever they look like.
 SECRET_KEYS = re.compile(r"(?i)(api[_-]?key|token|secret|password|authorization)")
 
@@ -32,15 +31,10 @@ class SecretRedactor:
     """A structlog processor that masks secrets in every string value of an event."""
 
     def __init__(self, secret_values: Iterable[str] = ()) -> None:
-        # Short values would mask ordinary words; real secrets are long.
-        self._values = sorted({v for v in secret_values if len(v) >= 8}, key=len, reverse=True)
+        self._redactor = Redactor(secret_values)
 
     def redact(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, REDACTED)
-        for pattern in SECRET_PATTERNS:
-            text = pattern.sub(REDACTED, text)
-        return text
+        return self._redactor.redact(text)
 
     def _clean(self, key: str, value: Any) -> Any:
         if isinstance(value, str):
@@ -66,7 +60,9 @@ def configure_logging(
     console: TextIO | None = None,
 ) -> None:
     """JSON lines into ``logs_dir`` (if given) and human lines to ``console`` on a TTY."""
-    secrets = [os.environ[name] for name in secret_env_vars if os.environ.get(name)]
+    secrets = secret_values(os.environ, secret_env_vars)
+    # The same secrets are masked in everything stored (DB, reports, transcripts).
+    use_redactor(Redactor(secrets))
     redactor = SecretRedactor(secrets)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -30,6 +30,7 @@ from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, Message
 from orchestrator.domain.errors import AgentError, TransientAgentError
 
 from .classify import classify_exception, classify_result
+from .environment import DEFAULT_PASSTHROUGH
 from .events import AgentEvent, ApiError, Result, SessionStarted, Usage
 from .guard import WritePolicy, write_denial
 from .limits import LimitName, LimitTracker
@@ -77,6 +78,7 @@ class ClaudeRuntime:
         on_process_started: ProcessCallback | None = None,
         on_process_ended: ProcessCallback | None = None,
         write_policy: WritePolicy = write_denial,
+        env_passthrough: tuple[str, ...] = DEFAULT_PASSTHROUGH,
     ) -> None:
         self.owner = owner
         self.cli = CliSettings(
@@ -86,6 +88,7 @@ class ClaudeRuntime:
             base_env=dict(base_env),
             setting_sources=setting_sources,
             write_policy=write_policy,
+            env_passthrough=env_passthrough,
         )
         self.kill_grace_s = kill_grace_s
         self.connect_timeout_s = connect_timeout_s

@@ -10,6 +10,7 @@ CLI, as a non-streaming request, whatever the setting.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,14 @@ from claude_agent_sdk import ClaudeAgentOptions
 
 from orchestrator.domain.roles import MCP_SERVER_NAME, WORKER_BUILTIN_TOOLS, Role, allowed_tools
 
+from .environment import (
+    DEFAULT_PASSTHROUGH,
+    KEEP_ENV,
+    keep_list,
+    launcher_for,
+    passthrough_env,
+    real_cli_path,
+)
 from .guard import GUARDED_TOOLS, WritePolicy, guard_hooks, write_denial
 from .mcp_tools import build_mcp_server
 from .processes import DEFAULT_OWNER, marker_env
@@ -27,7 +36,12 @@ from .protocol import SessionSpec
 #: Our retry policy owns retries; see the module docstring.
 DEFAULT_CLI_MAX_RETRIES = 0
 #: Environment every CLI gets unless the caller overrides it.
-DEFAULT_CLI_ENV: Mapping[str, str] = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+#: ``CLAUDE_CODE_SUBPROCESS_ENV_SCRUB`` makes the CLI strip the model credentials it was
+#: given from the environment of what it spawns (Bash, hooks, MCP servers).
+DEFAULT_CLI_ENV: Mapping[str, str] = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB": "1",
+}
 #: Load no settings files: a repository's ``.claude/settings.json`` could widen the
 #: allow-list or add hooks, and the user's own settings must not leak into unattended runs.
 DEFAULT_SETTING_SOURCES: tuple[str, ...] = ()
@@ -42,19 +56,27 @@ class CliSettings:
     cli_max_retries: int | None = DEFAULT_CLI_MAX_RETRIES
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CLI_ENV))
     setting_sources: tuple[str, ...] = DEFAULT_SETTING_SOURCES
+    #: Names (globs) of the daemon's environment an agent gets; nothing else reaches it.
+    env_passthrough: tuple[str, ...] = DEFAULT_PASSTHROUGH
     #: The worktree guard's decision (a parameter so a test can make it raise).
     write_policy: WritePolicy = write_denial
 
 
-def cli_env(spec: SessionSpec, cli: CliSettings, token: str) -> dict[str, str]:
-    """Defaults, then the caller's env (it wins), then the config dir and our markers."""
-    env = dict(cli.base_env)
+def cli_env(
+    spec: SessionSpec, cli: CliSettings, token: str, source: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The allow-listed part of the daemon's environment (``source``, default
+    ``os.environ``), our defaults, the caller's env (it wins), the config dir, our markers,
+    and the list of these names for the launcher (``environment``), which drops the rest."""
+    env = passthrough_env(cli.env_passthrough, os.environ if source is None else source)
+    env.update(cli.base_env)
     if cli.cli_max_retries is not None:
         env["CLAUDE_CODE_MAX_RETRIES"] = str(cli.cli_max_retries)
     env.update(spec.env)
     if spec.config_dir is not None:
         env["CLAUDE_CONFIG_DIR"] = str(spec.config_dir)
     env.update(marker_env(cli.owner, token))
+    env[KEEP_ENV] = keep_list(env)
     return env
 
 
@@ -96,5 +118,6 @@ def session_options(
         # Mirror every frame as it arrives: after a kill -9 the DB holds the session up to
         # its last message, for the resume and for the summary a fresh session gets.
         session_store_flush="eager",
-        cli_path=cli.cli_path,
+        # Through the launcher: the CLI gets env= and nothing else of the daemon's.
+        cli_path=str(launcher_for(real_cli_path(cli.cli_path))),
     )

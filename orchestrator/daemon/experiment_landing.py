@@ -35,6 +35,7 @@ from orchestrator.domain.experiment_report import (
     render_report,
 )
 from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.redaction import redact
 from orchestrator.git.names import checkpoint_ref
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.sqlite_store import SQLiteStore
@@ -56,7 +57,7 @@ def write_report(store: SQLiteStore, settings: Settings, experiment: Experiment)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render_report(experiment, _problem(store, experiment.id), datetime.now(UTC))
     tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(redact(text), encoding="utf-8")
     tmp.replace(path)
     return str(path)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from orchestrator.domain.redaction import redact
 from orchestrator.store.sqlite_store import SQLiteStore
 from orchestrator.store.tables import AgentRunRow, EventRow, WorkOrderRow
 
@@ -143,6 +144,6 @@ def write_report(store: SQLiteStore, reports_dir: Path, since: datetime, reason:
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / f"run-{since:%Y%m%d-%H%M%S}.md"
     tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(redact(text), encoding="utf-8")
     tmp.replace(path)
     return RunReport(path=path, summary=summary)

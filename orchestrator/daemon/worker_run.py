@@ -32,6 +32,7 @@ from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.sessions import carry_transcript, drive_session, make_spec
 from orchestrator.domain.errors import AgentError
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
+from orchestrator.domain.redaction import redact
 from orchestrator.domain.roles import Role
 from orchestrator.domain.transcript import summarize_transcript
 from orchestrator.git.repo import GitRepo
@@ -44,7 +45,8 @@ WO_TRAILER = "Orchestrator-WO"
 
 
 def commit_message(wo_id: str, title: str, run_id: str) -> str:
-    return f"{wo_id}: {title}\n\n{WO_TRAILER}: {wo_id}\nOrchestrator-Run: {run_id}\n"
+    # Redacted: the history is pushed and kept; a secret in a title must not reach it.
+    return redact(f"{wo_id}: {title}\n\n{WO_TRAILER}: {wo_id}\nOrchestrator-Run: {run_id}\n")
 
 
 @dataclass

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+from orchestrator.domain.redaction import Redactor, active_redactor
+
 #: Seconds a connection waits for another writer before SQLite gives up.
 BUSY_TIMEOUT_S = 60.0
 
@@ -40,12 +42,40 @@ def make_engine(db_path: Path) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cursor.close()
 
+    install_redaction(engine)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(_BEGIN_MODE_OPTION, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def install_redaction(engine: Engine) -> None:
+    """Redact secrets from every string bound into a statement on ``engine``.
+
+    One mechanism for every table (transcripts, events, WO notes, run errors): nothing
+    secret reaches the database, whichever query wrote it. JSON columns are bound as
+    their serialized text, and the redaction marker needs no escaping in JSON.
+    """
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _redact(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, executemany: bool
+    ) -> tuple[str, Any]:
+        redactor = active_redactor()
+        if executemany and isinstance(parameters, list):
+            return statement, [_redact_params(redactor, p) for p in parameters]
+        return statement, _redact_params(redactor, parameters)
+
+
+def _redact_params(redactor: Redactor, params: Any) -> Any:
+    if isinstance(params, dict):
+        return {k: redactor.redact(v) if isinstance(v, str) else v for k, v in params.items()}
+    if isinstance(params, list | tuple):
+        return type(params)(redactor.redact(v) if isinstance(v, str) else v for v in params)
+    return params
 
 
 @contextmanager
