@@ -205,8 +205,25 @@ class LoggingSettings:
         Allowed(choices=("debug", "info", "warning", "error")),
     )
     secret_env_vars: tuple[str, ...] = _key(
-        ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
-        "Environment variables whose values are redacted from every log line.",
+        ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "GITHUB_TOKEN"),
+        "Environment variables whose values are redacted from everything stored: log lines, "
+        "the DB, reports, transcripts (variables named like *TOKEN*, *SECRET*, *PASSWORD*, "
+        "*API_KEY* are redacted too, as are token-shaped strings).",
+    )
+
+
+#: Same as ``agents.environment.DEFAULT_PASSTHROUGH`` (not imported: it pulls in the SDK).
+DEFAULT_AGENT_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_*", "TZ", "TERM")
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    env_passthrough: tuple[str, ...] = _key(
+        DEFAULT_AGENT_ENV_PASSTHROUGH,
+        "Variables of the daemon's environment agents (and the check command) get; * is a "
+        'wildcard. Nothing else reaches them. With model.backend = "claude" the model\'s '
+        "credentials (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN, "
+        "ANTHROPIC_BASE_URL, proxies) are passed to the CLI as well.",
     )
 
 
@@ -219,6 +236,7 @@ class Settings:
     organizer: OrganizerSettings = field(default_factory=OrganizerSettings)
     experiments: ExperimentSettings = field(default_factory=ExperimentSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
 
     @property
     def state_dir(self) -> Path:
@@ -257,11 +275,14 @@ SECTIONS: dict[str, type[Any]] = {
     "organizer": OrganizerSettings,
     "experiments": ExperimentSettings,
     "logging": LoggingSettings,
+    "agent": AgentSettings,
 }
 
 
 #: ORCH_* variables that are not settings: the home, and what the daemon gives its agents.
-NON_SETTING_ENV_VARS = frozenset({"ORCH_HOME", "ORCH_AGENT_OWNER", "ORCH_AGENT_TOKEN"})
+NON_SETTING_ENV_VARS = frozenset(
+    {"ORCH_HOME", "ORCH_AGENT_OWNER", "ORCH_AGENT_TOKEN", "ORCH_ENV_KEEP"}
+)
 
 _TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "text"}
 

@@ -30,7 +30,7 @@ from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, Message
 from orchestrator.domain.errors import AgentError, TransientAgentError
 
 from .classify import classify_exception, classify_result
-from .environment import DEFAULT_PASSTHROUGH
+from .environment import DEFAULT_PASSTHROUGH, redact_files
 from .events import AgentEvent, ApiError, Result, SessionStarted, Usage
 from .guard import WritePolicy, write_denial
 from .limits import LimitName, LimitTracker
@@ -397,4 +397,9 @@ class ClaudeRun:
         await end_process_tree(tree, self._runtime.kill_grace_s)
         for pid in list(self._procs):
             self._runtime._ended(pid, self.spec)
+        # The CLI's own transcript under state/ holds tool output verbatim.
+        try:
+            await anyio.to_thread.run_sync(redact_files, self.spec.config_dir)
+        except OSError as exc:
+            self._log.warning("transcript_redaction_failed", error=str(exc))
         self._log.info("agent_session_closed", graceful=graceful, session_id=self._session_id)

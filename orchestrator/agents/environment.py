@@ -21,6 +21,8 @@ from pathlib import Path
 
 import claude_agent_sdk
 
+from orchestrator.domain.redaction import redact
+
 #: The variable the launcher reads: comma-separated names to keep.
 KEEP_ENV = "ORCH_ENV_KEEP"
 
@@ -104,3 +106,32 @@ def launcher_for(cli: str) -> Path:
     path.chmod(0o755)
     _launchers[cli] = path
     return path
+
+
+#: Larger files under a session's config dir are not CLI transcripts; left alone.
+_SCRUB_MAX_BYTES = 64 * 1024 * 1024
+
+
+def redact_files(directory: Path | None) -> int:
+    """Redact secrets in the text files under ``directory`` (a session's CLI config dir,
+    under ``state/``, where the CLI writes its own transcript); how many changed.
+
+    The CLI writes as it goes, so this runs once the session has ended.
+    """
+    if directory is None or not directory.is_dir():
+        return 0
+    changed = 0
+    for path in directory.rglob("*"):
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > _SCRUB_MAX_BYTES:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        clean = redact(text)
+        if clean != text:
+            tmp = path.with_name(path.name + ".redacting")
+            tmp.write_text(clean, encoding="utf-8")
+            tmp.replace(path)
+            changed += 1
+    return changed

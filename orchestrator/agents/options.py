@@ -65,10 +65,16 @@ class CliSettings:
 def cli_env(
     spec: SessionSpec, cli: CliSettings, token: str, source: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The allow-listed part of the daemon's environment (``source``, default
-    ``os.environ``), our defaults, the caller's env (it wins), the config dir, our markers,
-    and the list of these names for the launcher (``environment``), which drops the rest."""
-    env = passthrough_env(cli.env_passthrough, os.environ if source is None else source)
+    """The CLI's ``options.env``: the allow-listed part of the daemon's environment
+    (``source``, default ``os.environ``), our defaults, the caller's env (it wins), the
+    config dir and our markers; plus, for the launcher (``environment``), the list of these
+    names, and every other name of the daemon's environment blanked.
+
+    The SDK merges ``options.env`` over the daemon's environment, so blanking is what keeps
+    a secret's value out of the CLI's process even before the launcher drops the names.
+    """
+    daemon_env = os.environ if source is None else source
+    env = passthrough_env(cli.env_passthrough, daemon_env)
     env.update(cli.base_env)
     if cli.cli_max_retries is not None:
         env["CLAUDE_CODE_MAX_RETRIES"] = str(cli.cli_max_retries)
@@ -77,7 +83,8 @@ def cli_env(
         env["CLAUDE_CONFIG_DIR"] = str(spec.config_dir)
     env.update(marker_env(cli.owner, token))
     env[KEEP_ENV] = keep_list(env)
-    return env
+    blanked = {name: "" for name in daemon_env if name not in env}
+    return {**blanked, **env}
 
 
 def session_options(

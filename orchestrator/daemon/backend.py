@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from orchestrator.agents.claude_runtime import ClaudeRuntime
+from orchestrator.agents.environment import MODEL_ACCESS_ENV
 from orchestrator.agents.protocol import AgentRuntime, SessionSpec
 from orchestrator.config import Settings
 from orchestrator.store.sqlite_store import SQLiteStore
@@ -35,7 +36,14 @@ def _pid_recorder(store: SQLiteStore) -> object:
 
 @asynccontextmanager
 async def open_backend(settings: Settings, store: SQLiteStore) -> AsyncIterator[Backend]:
-    runtime = ClaudeRuntime(owner=settings.owner_id, on_process_started=_pid_recorder(store))  # type: ignore[arg-type]
+    passthrough = settings.agent.env_passthrough
+    if settings.model.backend != "sim":
+        passthrough += MODEL_ACCESS_ENV
+    runtime = ClaudeRuntime(
+        owner=settings.owner_id,
+        on_process_started=_pid_recorder(store),  # type: ignore[arg-type]
+        env_passthrough=passthrough,
+    )
     if settings.model.backend != "sim":
         yield Backend(runtime=runtime, session_env={})
         return

@@ -9,12 +9,15 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+
+from orchestrator.agents.environment import passthrough_env
+from orchestrator.domain.redaction import redact
 
 #: Characters of the check's output kept for the WO's failure note and the next attempt.
 OUTPUT_TAIL_CHARS = 4000
@@ -38,15 +41,20 @@ class CommandResult:
     timed_out: bool
 
 
-async def run_check(command: str, cwd: Path, timeout_s: float) -> CheckResult:
+async def run_check(
+    command: str, cwd: Path, timeout_s: float, env_passthrough: Iterable[str]
+) -> CheckResult:
     """Run ``command`` (the user's configured check, through the shell) in ``cwd``.
 
-    An empty command passes.
+    An empty command passes. The output is redacted: it is stored (the WO's failure note,
+    the next attempt's prompt) and a check may print what it should not.
     """
     if not command.strip():
         return CheckResult(passed=True, exit_code=0, output_tail="(no check command)")
-    result = await run_command(command, cwd, timeout_s, merge_stderr=True)
-    output = result.stdout
+    result = await run_command(
+        command, cwd, timeout_s, merge_stderr=True, env_passthrough=env_passthrough
+    )
+    output = redact(result.stdout)
     if result.timed_out:
         return CheckResult(False, None, output + f"\n(check timed out after {timeout_s:g}s)", True)
     return CheckResult(result.exit_code == 0, result.exit_code, output)
@@ -59,10 +67,16 @@ async def run_command(
     *,
     merge_stderr: bool = False,
     env_extra: Mapping[str, str] | None = None,
+    env_passthrough: Iterable[str] = (),
 ) -> CommandResult:
     """Run ``command`` through the shell in ``cwd``, in its own process group so that a
-    timeout (or a cancel) ends everything it started, not only the shell."""
-    env = {**os.environ, "CI": os.environ.get("CI", "true"), **(env_extra or {})}
+    timeout (or a cancel) ends everything it started, not only the shell.
+
+    The command gets the variables of the daemon's environment named in ``env_passthrough``
+    (globs), ``CI`` and ``env_extra``, nothing else: it is the project's code, run on the
+    agents' work, and must not see the daemon's secrets any more than the agents do."""
+    env = {**passthrough_env(env_passthrough, os.environ), "CI": os.environ.get("CI", "true")}
+    env.update(env_extra or {})
     process = await anyio.open_process(
         command,
         cwd=cwd,

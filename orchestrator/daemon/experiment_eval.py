@@ -46,7 +46,11 @@ async def one_run(
     # Marked like an agent's processes, so a recovery after a crash ends a leftover run.
     marker = marker_env(ctx.settings.owner_id, f"eval-{track_id}-{attempt}-{index}")
     result = await run_command(
-        experiment.eval_command, worktree, experiment.eval_timeout_s, env_extra=marker
+        experiment.eval_command,
+        worktree,
+        experiment.eval_timeout_s,
+        env_extra=marker,
+        env_passthrough=ctx.settings.agent.env_passthrough,
     )
     elapsed = time.monotonic() - started
     output = (result.stdout + ("\n" + result.stderr if result.stderr else ""))[-4000:]

@@ -205,7 +205,10 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
             )
             return await _failed_attempt(ctx, repo, worktree, run, wo_id, why)
         check = await run_check(
-            project.check_command, worktree, ctx.settings.limits.check_timeout_s
+            project.check_command,
+            worktree,
+            ctx.settings.limits.check_timeout_s,
+            ctx.settings.agent.env_passthrough,
         )
         if not check.passed:
             return await _failed_attempt(

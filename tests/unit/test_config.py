@@ -35,7 +35,8 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     assert settings.limits.max_cost_per_run_usd == 5.0
     assert settings.model.backend == "claude"
     assert settings.organizer.auto_apply_incremental is False
-    assert settings.logging.secret_env_vars == ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+    assert "ANTHROPIC_API_KEY" in settings.logging.secret_env_vars
+    assert settings.agent.env_passthrough[0] == "PATH"
     assert settings.db_path == tmp_path.resolve() / "state" / "orchestrator.db"
     assert settings.workspaces_dir == tmp_path.resolve() / "workspaces"
     assert settings.config_path == tmp_path.resolve() / "config" / "orchestrator.toml"
