@@ -64,8 +64,7 @@ def test_no_agent_sees_the_daemons_secrets_and_nothing_secret_is_stored(tmp_path
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
     env.update(ISOLATED_GIT_ENV, **CANARIES, ORCH_LIMITS_MAX_ATTEMPTS="1")
     daemon = subprocess.Popen(
-        [str(ORCH_SCRIPT), "--home", str(home), "run", "--exit-when-idle"]
-        + ["--model-backend", "sim"],
+        [str(ORCH_SCRIPT), "--home", str(home), "run", "--exit-when-idle", "--model-backend=sim"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
