@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,53 +165,6 @@ def recover(
         app_ctx.console.print(f"Report: {report.path}")
 
 
-def logs(
-    ctx: typer.Context,
-    follow: Annotated[
-        bool, typer.Option("-f", "--follow", help="Keep printing new lines.")
-    ] = False,
-    track: Annotated[str | None, typer.Option(help="Only lines about this track.")] = None,
-    run_id: Annotated[str | None, typer.Option("--run", help="Only lines about this run.")] = None,
-    lines: Annotated[int, typer.Option(help="Lines to show from the end.")] = 50,
-) -> None:
-    """Show the daemon's log (JSON lines under state/logs), filtered by track or run."""
-    from orchestrator.log import LOG_FILE_NAME
-
-    app_ctx: AppContext = ctx.obj
-    path = app_ctx.settings.logs_dir / LOG_FILE_NAME
-    if not path.exists():
-        app_ctx.console.print("No log yet.")
-        return
-
-    def wanted(entry: dict[str, Any]) -> bool:
-        return (track is None or entry.get("track_id") == track) and (
-            run_id is None or entry.get("run_id") == run_id
-        )
-
-    def show(raw: str) -> None:
-        try:
-            entry = json.loads(raw)
-        except json.JSONDecodeError:
-            return
-        if wanted(entry):
-            extra = {k: v for k, v in entry.items() if k not in {"event", "timestamp", "level"}}
-            fields = " ".join(f"{k}={v}" for k, v in extra.items())
-            print(
-                f"{entry.get('timestamp', '')[:19]} {entry.get('level', ''):7} "
-                f"{entry.get('event', '')} {fields}"
-            )
-
-    with path.open(encoding="utf-8") as handle:
-        for raw in handle.readlines()[-lines:] if not (track or run_id) else handle.readlines():
-            show(raw)
-        while follow:
-            raw = handle.readline()
-            if raw:
-                show(raw)
-            else:
-                time.sleep(0.5)
-
-
 def demo(
     ctx: typer.Context,
     directory: Annotated[Path | None, typer.Option("--dir", help="Where to create it.")] = None,
@@ -310,6 +262,8 @@ def sim_serve(
 
 
 def register(app: typer.Typer) -> None:
+    from orchestrator.cli.logs_command import logs
+
     app.command()(run)
     app.command()(stop)
     app.command()(recover)

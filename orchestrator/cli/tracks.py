@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.context import AppContext, emit_json
-from orchestrator.domain.errors import ValidationError
+from orchestrator.domain.errors import NotFoundError, ValidationError
 from orchestrator.domain.ids import validate_wo_id
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.models import TrackType
@@ -198,5 +198,16 @@ def unassign(
 ) -> None:
     """Remove work orders from a track."""
     app_ctx: AppContext = ctx.obj
-    changed = app_ctx.store.assign(track_id, [validate_wo_id(w) for w in wo_ids], assign=False)
+    store = app_ctx.store
+    ids = [validate_wo_id(w) for w in wo_ids]
+    store.get_track(track_id)
+    unknown = sorted(set(ids) - store.wo_ids())
+    if unknown:
+        raise NotFoundError(f"unknown work order {', '.join(unknown)}")
+    assigned = {w["id"] for w in store.list_work_orders(track=track_id)}
+    missing = [w for w in ids if w not in assigned]
+    if missing:
+        # Removing what is not there would report "0 unassigned" and exit 0: a silent zero.
+        raise ValidationError(f"not assigned to track {track_id}: {', '.join(missing)}")
+    changed = store.assign(track_id, ids, assign=False)
     app_ctx.console.print(f"Unassigned {changed} work orders from {track_id}")

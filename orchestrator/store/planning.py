@@ -190,9 +190,11 @@ class PlanningQueries(StoreBase):
         if not wo_ids:
             return set()
         with self.reading() as session:
-            rows = _sqlite(session).execute(
-                _STARTABLE_AMONG_SQL, (track_id, json.dumps(wo_ids), STARTABLE_JSON)
-            ).fetchall()
+            rows = (
+                _sqlite(session)
+                .execute(_STARTABLE_AMONG_SQL, (track_id, json.dumps(wo_ids), STARTABLE_JSON))
+                .fetchall()
+            )
             return {wo_id for (wo_id,) in rows}
 
     def ready_track_ids(self) -> list[str]:

@@ -421,6 +421,18 @@ MALFORMED: list[Bad] = [
     Bad("wo-add-escape-goal", [*ADD, "ok", "--goal", "red\x1b[31m"], "goal contains control"),
     Bad("wo-add-huge-goal", [*ADD, "ok", "--goal", "g" * 10_001], "goal is too long"),
     Bad("wo-add-priority-zero", [*ADD, "ok", "--priority", "0"], "priority"),
+    # -- silent zeros: filters and removals that match nothing are refused
+    Bad("logs-unknown-run", ["logs", "--run", "nope"], "nope"),
+    Bad("logs-unknown-track", ["logs", "--track", "nope"], "unknown track 'nope'"),
+    Bad("logs-negative-lines", ["logs", "--lines", "-5"], "--lines"),
+    Bad("logs-follow-unknown-track", ["logs", "-f", "--track", "nope"], "unknown track"),
+    Bad("unassign-unassigned", ["track", "unassign", "t1", "WO-2026-003"], "not assigned"),
+    Bad(
+        "unassign-some-unassigned",
+        ["track", "unassign", "t1", "WO-2026-001", "WO-2026-004"],
+        "not assigned to track t1: WO-2026-004",
+    ),
+    Bad("unassign-unknown-track", ["track", "unassign", "nope", "WO-2026-001"], "unknown track"),
     # -- run's own options
     Bad("run-until-garbage", ["run", "--until", "25:99"], "invalid time '25:99'"),
     Bad("run-budget-negative", ["run", "--budget", "-1"], "--budget"),
