@@ -7,6 +7,8 @@ leaves the base branch untouched and blocks the track (paused, with the files na
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 
 from orchestrator.daemon.context import DaemonContext
@@ -25,6 +27,15 @@ def finish_track_sync(ctx: DaemonContext, track: TrackRow) -> TrackStatus:
         return TrackStatus(current.status)
     project = store.get_project(track.project_id)
     repo = GitRepo(project.path)
+    if track.worktree_path and Path(track.worktree_path).exists():
+        problem = repo.worktree_problem(track.worktree_path, track.branch)
+        if problem is not None:
+            reason = f"worktree integrity check failed: {problem}"
+            store.set_track_status(
+                track.id, TrackStatus.PAUSED, reason=reason, blocked_reason=reason
+            )
+            ctx.log.error("track_blocked", track_id=track.id, reason=reason)
+            return TrackStatus.PAUSED
     try:
         if repo.is_merged(track.branch, project.base_branch):
             merged = repo.head(project.base_branch)

@@ -31,7 +31,7 @@ from orchestrator.daemon.checks import run_check
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.sessions import carry_transcript, drive_session, make_spec
 from orchestrator.domain.errors import AgentError
-from orchestrator.domain.lifecycle import RunStatus, WOStatus
+from orchestrator.domain.lifecycle import RunStatus, TrackStatus, WOStatus
 from orchestrator.domain.redaction import redact
 from orchestrator.domain.roles import Role
 from orchestrator.domain.transcript import summarize_transcript
@@ -220,11 +220,18 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
                 f"check `{project.check_command}` failed:\n{check.output_tail}",
             )
         with anyio.CancelScope(shield=True):
+            problem = await anyio.to_thread.run_sync(repo.worktree_problem, worktree, track.branch)
+            if problem is not None:
+                return await _tampered_worktree(ctx, track, run, wo_id, problem)
             sha = await anyio.to_thread.run_sync(
                 # Empty when the work needed no file change: the commit is still the WO's
                 # record on the branch (recovery and the one-commit-per-WO check read it).
+                # branch=: checked again right before the commit itself.
                 lambda: repo.commit_all(
-                    worktree, commit_message(wo_id, wo.title, run.id), allow_empty=True
+                    worktree,
+                    commit_message(wo_id, wo.title, run.id),
+                    allow_empty=True,
+                    branch=track.branch,
                 )
             )
             if sha is None:
@@ -329,6 +336,27 @@ async def _requeue(ctx: DaemonContext, run: AgentRunRow, wo_id: str, why: str) -
             )
         )
     return WorkerOutcome(wo_id, WOStatus.READY, run.id, why)
+
+
+async def _tampered_worktree(
+    ctx: DaemonContext, track: TrackRow, run: AgentRunRow, wo_id: str, problem: str
+) -> WorkerOutcome:
+    """The worktree is not the track's any more: nothing is committed, snapshotted or reset
+    there (each would act on whatever it now points at); the WO fails, the track is blocked."""
+    why = f"worktree integrity check failed: {problem}"
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(
+            lambda: ctx.store.finish_run(
+                run.id, RunStatus.FAILED, error=why, wo_status=WOStatus.FAILED
+            )
+        )
+        await anyio.to_thread.run_sync(
+            lambda: ctx.store.set_track_status(
+                track.id, TrackStatus.PAUSED, reason=why, blocked_reason=why
+            )
+        )
+    ctx.log.error("worktree_tampered", run_id=run.id, wo_id=wo_id, track_id=track.id, error=why)
+    return WorkerOutcome(wo_id, WOStatus.FAILED, run.id, why)
 
 
 async def _failed_attempt(

@@ -46,6 +46,10 @@ class GitError(OrchestratorError):
     """A git command failed."""
 
 
+class WorktreeIntegrityError(GitError):
+    """A track's worktree is not what the daemon made it (git dir, HEAD): nothing committed."""
+
+
 class MergeConflictError(GitError):
     """A merge would conflict; ``files`` names the conflicting paths."""
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from orchestrator.domain.errors import GitError
-from orchestrator.git import ensure, index_lock, merges, snapshots, worktrees
+from orchestrator.domain.errors import GitError, WorktreeIntegrityError
+from orchestrator.git import ensure, index_lock, integrity, merges, snapshots, worktrees
 from orchestrator.git.index_lock import DEFAULT_STALE_LOCK_AGE_S, LockProbe, psutil_probe
 from orchestrator.git.locks import DEFAULT_LOCK_TIMEOUT_S, REPO_LOCK_NAME, RepoLock
 from orchestrator.git.names import validate_branch_name
@@ -191,14 +191,20 @@ class GitRepo:
         author: Identity | None = None,
         *,
         allow_empty: bool = False,
+        branch: str | None = None,
     ) -> str | None:
         """Stage everything (``add -A``) and commit; the new sha.
 
         With nothing to commit: None, or with ``allow_empty`` an empty commit (the record
-        that a unit of work ended here, even when it changed no file).
+        that a unit of work ended here, even when it changed no file). With ``branch``, the
+        worktree is checked first (``integrity``): WorktreeIntegrityError, nothing committed.
         """
         if not message.strip():
             raise GitError("empty commit message")
+        if branch is not None:
+            problem = self.worktree_problem(worktree, branch)
+            if problem is not None:
+                raise WorktreeIntegrityError(problem)
         wt = self.worktree_path(worktree)
         self.git("add", "-A", cwd=wt)
         staged = self.git("diff", "--cached", "--quiet", cwd=wt, check=False)
@@ -222,6 +228,10 @@ class GitRepo:
             input=message,
         )
         return self.head("HEAD", wt)
+
+    def worktree_problem(self, worktree: PathLike, branch: str) -> str | None:
+        """Why ``worktree`` is not this repository's worktree of ``branch``, or None."""
+        return integrity.worktree_problem(self, worktree, branch)
 
     def commits_between(self, base: str, branch: str) -> list[str]:
         """Shas reachable from ``branch`` but not from ``base``, oldest first."""
