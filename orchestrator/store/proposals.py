@@ -157,10 +157,7 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
 
     def get_proposal(self, proposal_id: int) -> TrackProposalRow:
         with self.reading() as session:
-            row = session.get(TrackProposalRow, proposal_id)
-        if row is None:
-            raise NotFoundError(f"unknown proposal {proposal_id}")
-        return row
+            return self._proposal_row(session, proposal_id)
 
     def list_proposals(
         self, project: str | None = None, status: str | None = None
@@ -232,7 +229,9 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
     # -- helpers ------------------------------------------------------------------------------
 
     def _proposal_row(self, session: Session, proposal_id: int) -> TrackProposalRow:
-        row = session.get(TrackProposalRow, proposal_id)
+        # Beyond SQLite's 64-bit integers no row can match (and the driver would overflow).
+        in_range = -(2**63) <= proposal_id < 2**63
+        row = session.get(TrackProposalRow, proposal_id) if in_range else None
         if row is None:
             raise NotFoundError(f"unknown proposal {proposal_id}")
         return row

@@ -6,11 +6,13 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from orchestrator.domain.ids import validate_wo_id
-from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.ids import SLUG_RE, WO_ID_RE, validate_wo_id
+from orchestrator.domain.lifecycle import TrackStatus, WOStatus
+from orchestrator.domain.models import TrackType
+from orchestrator.domain.organization import ProposalStatus
 from orchestrator.service import actions, reads
 from orchestrator.web.board import dashboard_of
 from orchestrator.web.live import events_stream, live_view
@@ -19,9 +21,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad input (one line in `error`)"},
     404: {"description": "No such thing (one line in `error`)"},
 }
+#: What an action may answer besides: the state forbids it (decided, stale, illegal move).
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The state forbids it (one line in `error`)"}
+}
 router = APIRouter(prefix="/api", responses=_ERRORS)
 
 Text = Annotated[str | None, Query(max_length=200)]
+#: Ids in paths say their form in the schema: a malformed one is a 422 before any lookup.
+WOId = Annotated[str, Path(pattern=WO_ID_RE.pattern)]
+Slug = Annotated[str, Path(pattern=SLUG_RE.pattern)]
+ProposalId = Annotated[int, Path(ge=1, lt=2**63)]
 
 
 class TrackAction(StrEnum):
@@ -38,6 +48,10 @@ TRACK_MOVES = {
 }
 
 
+def _value(choice: StrEnum | None) -> str | None:
+    return None if choice is None else choice.value
+
+
 @router.get("/status")
 def status(request: Request) -> dict[str, Any]:
     """`orch status --json`."""
@@ -49,37 +63,41 @@ def work_orders(
     request: Request,
     project: Text = None,
     track: Text = None,
-    status: Text = None,
+    status: WOStatus | None = None,
     tag: Text = None,
     q: Text = None,
 ) -> list[dict[str, Any]]:
     """`orch wo list --json` (a track includes its sub-tracks), narrowed by tag and text."""
-    rows = reads.wo_list(dashboard_of(request).store, project=project, track=track, status=status)
+    store = dashboard_of(request).store
+    rows = reads.wo_list(store, project=project, track=track, status=_value(status))
     return reads.filter_wos(rows, tag, q)
 
 
 @router.get("/work-orders/{wo_id}")
-def work_order(request: Request, wo_id: str) -> dict[str, Any]:
+def work_order(request: Request, wo_id: WOId) -> dict[str, Any]:
     """`orch wo show --json`."""
     return reads.wo_show(dashboard_of(request).store, validate_wo_id(wo_id))
 
 
 @router.get("/tracks")
 def tracks(
-    request: Request, project: Text = None, status: Text = None, type: Text = None
+    request: Request,
+    project: Text = None,
+    status: TrackStatus | None = None,
+    type: TrackType | None = None,
 ) -> list[dict[str, Any]]:
     """`orch track list --json`."""
-    return reads.track_list(dashboard_of(request).store, project, status, type)
+    return reads.track_list(dashboard_of(request).store, project, _value(status), _value(type))
 
 
 @router.get("/tracks/{track_id}")
-def track(request: Request, track_id: str) -> dict[str, Any]:
+def track(request: Request, track_id: Slug) -> dict[str, Any]:
     """`orch track show --json`."""
     return reads.track_show(dashboard_of(request).store, track_id)
 
 
-@router.post("/tracks/{track_id}/{action}")
-def move_track(request: Request, track_id: str, action: TrackAction) -> dict[str, Any]:
+@router.post("/tracks/{track_id}/{action}", responses=_CONFLICT)
+def move_track(request: Request, track_id: Slug, action: TrackAction) -> dict[str, Any]:
     """`orch track pause|resume|ready ID`; answers `orch track show --json`."""
     board = dashboard_of(request)
     target, reason = TRACK_MOVES[action]
@@ -88,19 +106,21 @@ def move_track(request: Request, track_id: str, action: TrackAction) -> dict[str
 
 
 @router.get("/proposals")
-def proposals(request: Request, project: Text = None, status: Text = None) -> list[dict[str, Any]]:
+def proposals(
+    request: Request, project: Text = None, status: ProposalStatus | None = None
+) -> list[dict[str, Any]]:
     """`orch review list --json`."""
-    return reads.review_list(dashboard_of(request).store, project, status)
+    return reads.review_list(dashboard_of(request).store, project, _value(status))
 
 
 @router.get("/proposals/{proposal_id}")
-def proposal(request: Request, proposal_id: int) -> dict[str, Any]:
+def proposal(request: Request, proposal_id: ProposalId) -> dict[str, Any]:
     """`orch review show --json`."""
     return reads.review_show(dashboard_of(request).store, proposal_id)[0]
 
 
-@router.post("/proposals/{proposal_id}/approve")
-def approve(request: Request, proposal_id: int) -> dict[str, Any]:
+@router.post("/proposals/{proposal_id}/approve", responses=_CONFLICT)
+def approve(request: Request, proposal_id: ProposalId) -> dict[str, Any]:
     """`orch review approve ID`: applied in one transaction."""
     result = actions.approve_proposal(dashboard_of(request).store, proposal_id)
     return {
@@ -112,10 +132,10 @@ def approve(request: Request, proposal_id: int) -> dict[str, Any]:
     }
 
 
-@router.post("/proposals/{proposal_id}/reject")
+@router.post("/proposals/{proposal_id}/reject", responses=_CONFLICT)
 def reject(
     request: Request,
-    proposal_id: int,
+    proposal_id: ProposalId,
     reason: Annotated[str, Body(embed=True, max_length=2000)] = "",
 ) -> dict[str, Any]:
     """`orch review reject ID [--reason R]`."""
@@ -130,15 +150,15 @@ def experiments(request: Request, project: Text = None) -> list[dict[str, Any]]:
 
 
 @router.get("/experiments/{experiment_id}")
-def experiment(request: Request, experiment_id: str) -> dict[str, Any]:
+def experiment(request: Request, experiment_id: Slug) -> dict[str, Any]:
     """`orch experiment show --json`."""
     return reads.experiment_show(dashboard_of(request).store, experiment_id)
 
 
-@router.post("/experiments/{experiment_id}/decide")
+@router.post("/experiments/{experiment_id}/decide", responses=_CONFLICT)
 def decide(
     request: Request,
-    experiment_id: str,
+    experiment_id: Slug,
     winner: Annotated[str | None, Body(embed=True, max_length=200)] = None,
     reason: Annotated[str, Body(embed=True, max_length=2000)] = "",
 ) -> dict[str, Any]:

@@ -30,11 +30,13 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def _status_code(exc: OrchestratorError) -> int:
+def _status_code(exc: OrchestratorError, method: str) -> int:
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, UserInputError):
-        return 400
+        # An action's input is checked by its schema (422) first; what an action refuses
+        # after that is a clash with the state: decided already, stale, an illegal move.
+        return 409 if method == "POST" else 400
     return 500
 
 
@@ -65,7 +67,7 @@ def create_app(settings: Settings, token: str, store: SQLiteStore | None = None)
 
     @app.exception_handler(OrchestratorError)
     async def _error(request: Request, exc: OrchestratorError) -> Response:
-        status = _status_code(exc)
+        status = _status_code(exc, request.method)
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": str(exc)}, status_code=status)
         context: dict[str, Any] = {"message": str(exc), "page": "", "notice": None, "error": None}

@@ -230,7 +230,7 @@ def test_track_buttons_move_the_track_as_the_cli_would(own: DemoHome) -> None:
         assert 'role="alert"' in refused.text  # ready -> paused is no legal move
         assert cli_json(own, "track", "show", "later")["status"] == "ready"
         api = c.post("/api/tracks/later/pause", headers={"Origin": ORIGIN})
-        assert api.status_code == 400 and "error" in api.json()
+        assert api.status_code == 409 and "error" in api.json()
         _set_status(own, "later", TrackStatus.ACTIVE)
         assert 'action="/tracks/later/pause"' in c.get("/tracks").text
         c.post("/tracks/later/pause", headers={"Origin": ORIGIN})
