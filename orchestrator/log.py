@@ -96,6 +96,9 @@ def configure_logging(
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(level.upper())
+    # APScheduler logs every job it runs at info ("Running job", "executed successfully"):
+    # a quarter of the log for nothing a user needs. Its warnings (missed jobs) stay.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -51,10 +51,16 @@ def run(
         int, typer.Option(min=0, max=65535, help="The dashboard's port on 127.0.0.1.")
     ] = 8765,
 ) -> None:
-    """Run the daemon in the foreground until --until, --budget, idleness or `orch stop`."""
+    """Run the daemon in the foreground until --until, --budget, idleness or `orch stop`.
+
+    Exit status: 0 when every work order it started is done (or back in line after a stop),
+    3 when work orders failed or tracks were blocked during the run (the last line names
+    them; the report says why), 2 for bad input.
+    """
     import anyio
 
     from orchestrator.daemon.context import RunOptions
+    from orchestrator.daemon.report_facts import run_exit_status
     from orchestrator.daemon.runner import run_daemon
     from orchestrator.domain.clock import next_time_of_day
 
@@ -74,11 +80,21 @@ def run(
     with _dashboard_beside(app_ctx, settings, dashboard, port):
         report = anyio.run(run_daemon, settings, store, options)
     summary = report.summary
+    status, attention = run_exit_status(summary)
     app_ctx.console.print(
         f"Run ended ({summary['stop_reason']}): {summary['work_orders']['done']} done, "
-        f"{summary['work_orders']['failed']} failed, ${summary['cost_usd']:.4f}"
+        f"{summary['work_orders']['failed']} failed, ${summary['cost_usd']:.4f}",
+        markup=False,
     )
-    app_ctx.console.print(f"Report: {report.path}")
+    app_ctx.console.print(f"Report: {report.path}", markup=False)
+    if status:
+        app_ctx.console.print(
+            f"Needs attention ({attention}): read the report, then `orch wo retry` what "
+            "failed and `orch track resume` what was blocked",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(status)
 
 
 def _dashboard_beside(

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.context import AppContext, emit_json
-from orchestrator.domain.errors import NotFoundError, ValidationError
+from orchestrator.domain.errors import NotFoundError, OrchestratorError, ValidationError
 from orchestrator.domain.ids import validate_wo_id
-from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.lifecycle import TrackStatus, WOStatus
 from orchestrator.domain.models import TrackType
 from orchestrator.domain.wo_rules import printable
 
@@ -155,20 +155,91 @@ def pause(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> 
 
 
 @app.command("resume")
-def resume(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
-    """paused -> active."""
+def resume(
+    ctx: typer.Context,
+    track_id: TrackArg,
+    reason: ReasonOption = "",
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Retry its failed work orders too (`orch wo retry`)."),
+    ] = False,
+) -> None:
+    """paused -> active (a track blocked by failed work orders needs --retry-failed)."""
+    app_ctx: AppContext = ctx.obj
+    store = app_ctx.store
+    track = store.get_track(track_id)
+    if track.status == TrackStatus.READY.value:
+        raise ValidationError(
+            f"track {track_id} is ready, not paused: the daemon activates it when a slot is "
+            f"free, `orch track activate {track_id}` does it now"
+        )
+    failed = store.retryable_work_orders(track=track_id, statuses=frozenset({WOStatus.FAILED}))
+    if retry_failed and failed:
+        result = store.retry_work_orders(failed, reason=reason or "retried on resume")
+        app_ctx.console.print(f"Retried {', '.join(result.retried)}", markup=False)
+        if track_id in result.resumed_tracks:
+            app_ctx.console.print(f"Track {track_id} is now active")
+            return
+    elif failed and track.status == TrackStatus.PAUSED.value and _stuck(app_ctx, track_id):
+        raise ValidationError(
+            f"track {track_id} is blocked by {len(failed)} failed work orders "
+            f"({', '.join(failed[:5])}): `orch track resume {track_id} --retry-failed` retries "
+            "them (as does `orch wo retry`)"
+        )
     _move(ctx, track_id, TrackStatus.ACTIVE, reason or "resumed by hand")
+
+
+def _stuck(app_ctx: AppContext, track_id: str) -> bool:
+    """Whether the paused track, once active, could start nothing (it would block again)."""
+    from orchestrator.daemon.supervisor import stuck_reason
+
+    work = app_ctx.store.track_work(statuses=(TrackStatus.PAUSED.value,))
+    return any(w.track.id == track_id and stuck_reason(w) is not None for w in work)
 
 
 @app.command("complete")
 def complete(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
-    """active -> completed."""
-    _move(ctx, track_id, TrackStatus.COMPLETED, reason or "completed by hand")
+    """active -> completed: merges the track branch into the base branch (all WOs done)."""
+    import structlog
+
+    from orchestrator.daemon.merging import complete_track, completion_blocker
+
+    app_ctx: AppContext = ctx.obj
+    store = app_ctx.store
+    track = store.get_track(track_id)
+    if track.status != TrackStatus.ACTIVE.value:
+        # The lifecycle's own one-line error for the illegal move.
+        store.set_track_status(track_id, TrackStatus.COMPLETED, reason=reason)
+    blocker = completion_blocker(store, track_id)
+    if blocker is not None:
+        raise ValidationError(f"cannot complete: {blocker}")
+    log = structlog.get_logger("orchestrator.cli").bind(track_id=track_id)
+    status = complete_track(store, log, track_id, reason or "completed by hand")
+    row = store.get_track(track_id)
+    if status is not TrackStatus.COMPLETED:
+        raise OrchestratorError(
+            f"track {track_id} could not complete and is {row.status}: {row.blocked_reason}"
+        )
+    app_ctx.console.print(f"Track {row.id} is now completed (merged as {row.merged_commit})")
+
+
+@app.command("fail")
+def fail(
+    ctx: typer.Context,
+    track_id: TrackArg,
+    reason: Annotated[str, typer.Option(help="Why it is given up (kept in the journal).")],
+) -> None:
+    """active, ready or paused -> failed: give the track up (branch kept; then `cancel`)."""
+    app_ctx: AppContext = ctx.obj
+    if not reason.strip():
+        raise ValidationError("--reason must say why the track failed")
+    row = app_ctx.store.fail_track(track_id, reason.strip())
+    app_ctx.console.print(f"Track {row.id} is now {row.status}")
 
 
 @app.command("cancel")
 def cancel(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
-    """draft or failed -> cancelled (the branch is kept)."""
+    """draft, paused or failed -> cancelled (the branch is kept)."""
     _move(ctx, track_id, TrackStatus.CANCELLED, reason or "cancelled by hand")
 
 

@@ -1,4 +1,4 @@
-"""``orch wo``: work orders — add, import, list, show, export."""
+"""``orch wo``: work orders — add, import, list, show, export, retry."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from orchestrator.domain.ids import validate_slug, validate_wo_id
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.wo_rules import printable, validate_work_order
 
-app = typer.Typer(help="Work orders: add, import, list, show, export.", no_args_is_help=True)
+app = typer.Typer(help="Work orders: add, import, list, show, export, retry.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -183,3 +183,56 @@ def export(
     except OSError as exc:
         raise UserInputError(f"cannot write into {directory}: {exc.strerror}") from None
     app_ctx.console.print(f"Exported {len(written)} work orders to {directory}")
+
+
+@app.command("retry")
+def retry(
+    ctx: typer.Context,
+    wo_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="[ID]...", help="Work order ids.")
+    ] = None,
+    track: Annotated[
+        str | None, typer.Option(help="Every failed or blocked WO of this track.")
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed WO.")] = False,
+    project: Annotated[str | None, typer.Option(help="With --failed: only this project.")] = None,
+) -> None:
+    """Put failed (or blocked) work orders back to ready with a fresh attempt budget.
+
+    The last failure goes to the worker; before the WO starts again, its track branch takes
+    the base branch's new commits. Tracks the daemon blocked on these WOs become active.
+    """
+    app_ctx: AppContext = ctx.obj
+    store = app_ctx.store
+    chosen = [bool(wo_ids), track is not None, failed]
+    if sum(chosen) != 1:
+        raise ValidationError("give work order ids, --track T or --failed (one of them)")
+    if project is not None and not failed:
+        raise ValidationError("--project goes with --failed")
+    if wo_ids:
+        ids = [validate_wo_id(w) for w in wo_ids]
+    elif track is not None:
+        ids = store.retryable_work_orders(track=track)
+    else:
+        if project is not None:
+            store.get_project(project)
+        ids = store.retryable_work_orders(project=project, statuses=frozenset({WOStatus.FAILED}))
+    console = app_ctx.console
+    if not ids:
+        console.print("No failed or blocked work orders to retry.")
+        return
+    result = store.retry_work_orders(ids, reason="retried by hand")
+    console.print(
+        f"Retried {len(result.retried)} work orders: {', '.join(result.retried)} "
+        "(fresh attempts; the last failure goes to the worker)",
+        markup=False,
+        soft_wrap=True,
+    )
+    for track_id in result.resumed_tracks:
+        console.print(f"Track {track_id} is active again", markup=False)
+    for wo_id in result.without_active_track:
+        console.print(
+            f"Note: {wo_id} is in no active track yet (`orch track resume` or `orch track "
+            "assign` one)",
+            markup=False,
+        )

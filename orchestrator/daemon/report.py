@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from orchestrator.daemon.report_facts import facts_lines, morning_facts
 from orchestrator.domain.redaction import redact
 from orchestrator.store.sqlite_store import SQLiteStore
 from orchestrator.store.tables import AgentRunRow, EventRow, WorkOrderRow
@@ -47,6 +48,7 @@ def build_summary(store: SQLiteStore, since: datetime, stop_reason: str) -> dict
         if run.wo_id in failed and run.wo_id not in entry["failed"] and run.status == "failed":
             entry["failed"].append(run.wo_id)
     return {
+        **morning_facts(store, since),
         "experiments": experiments_summary(store, since),
         "started_at": since.isoformat(),
         "ended_at": datetime.now(UTC).isoformat(),
@@ -118,7 +120,7 @@ def render_report(summary: dict[str, Any], tracks: list[dict[str, Any]]) -> str:
             f"{entry['cost_usd']:.4f} |"
         )
     lines += _experiment_lines(summary.get("experiments", []))
-    blocked = [t for t in tracks if t.get("blocked_reason")]
+    blocked = [t for t in tracks if t.get("blocked_reason") and t["status"] == "paused"]
     if blocked:
         lines += ["", "## Blocked tracks", ""]
         lines += [f"- **{t['id']}**: {t['blocked_reason']}" for t in blocked]
@@ -131,6 +133,7 @@ def render_report(summary: dict[str, Any], tracks: list[dict[str, Any]]) -> str:
             title = summary["titles"].get(wo_id, "")
             lines.append(f"### {wo_id}: {title}")
             lines += ["", "```", error.strip() or "(no error recorded)", "```", ""]
+    lines += facts_lines(summary)
     lines += ["", "## Done", ""]
     for track_id, entry in summary["tracks"].items():
         for wo_id in entry["done"]:

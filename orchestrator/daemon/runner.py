@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ from orchestrator.domain.organization import OrganizeMode
 from orchestrator.store.sqlite_store import SQLiteStore
 
 Ticker = Callable[[DaemonContext], Awaitable[None]]
+#: Seconds during which more stop signals count as copies of the first one.
+SIGNAL_ECHO_S = 1.0
 
 
 def new_daemon_id() -> str:
@@ -50,24 +53,53 @@ def _context(
 
 
 async def _watch_signals(supervisor: Supervisor, ctx: DaemonContext) -> None:
-    """First SIGINT/SIGTERM: graceful stop. Second: end the CLIs and exit at once.
+    """First SIGINT/SIGTERM: graceful stop. Another one later: end the CLIs, exit at once.
 
-    The DB stays consistent either way: every state change is its own committed transaction,
-    and runs left marked live are found by the next recovery.
+    Copies that arrive within ``SIGNAL_ECHO_S`` of the first are the same request: GNU
+    ``timeout`` sends SIGTERM to its child and then to the child's process group, and a
+    terminal's Ctrl-C reaches the whole group too. The DB stays consistent either way: every
+    state change is its own committed transaction, and runs left marked live are found by
+    the next recovery.
     """
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        count = 0
-        async for signum in signals:
-            count += 1
-            if count == 1:
-                supervisor.request_stop(f"signal {signal.Signals(signum).name}")
-                continue
-            # What the CLIs spawned is marked with this home's owner id: the next recovery
-            # ends any of it that outlives this exit.
-            for pid in ctx.runtime.live_pids():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            os._exit(130)
+    first: float | None = None
+    try:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                now = time.monotonic()
+                if first is None:
+                    first = now
+                    supervisor.request_stop(f"signal {signal.Signals(signum).name}")
+                    continue
+                if now - first < SIGNAL_ECHO_S:
+                    ctx.log.info("signal_repeated", signal=signal.Signals(signum).name)
+                    continue
+                _kill_clis(ctx)
+    finally:
+        if first is not None:
+            # The stop is under way and the receiver is gone: a late copy must not kill the
+            # process (default action) while it writes the report and releases the lease.
+            _ignore_copies_of(first)
+
+
+def _ignore_copies_of(first: float) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        if time.monotonic() - first >= SIGNAL_ECHO_S:
+            raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)
+
+
+def _kill_clis(ctx: DaemonContext) -> None:
+    """A second stop signal: end the CLIs and exit at once (status 130).
+
+    What the CLIs spawned is marked with this home's owner id: the next recovery ends any of
+    it that outlives this exit.
+    """
+    for pid in ctx.runtime.live_pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    os._exit(130)
 
 
 @asynccontextmanager
@@ -185,11 +217,11 @@ async def _keep_lease(ctx: DaemonContext, scope: anyio.CancelScope) -> None:
     daemon = ctx.settings.daemon
     while True:
         await anyio.sleep(daemon.heartbeat_interval_s)
-        ok = await anyio.to_thread.run_sync(
-            lambda: ctx.store.heartbeat(ctx.daemon_id, daemon.lease_ttl_s)
+        why = await anyio.to_thread.run_sync(
+            lambda: ctx.store.beat(ctx.daemon_id, daemon.lease_ttl_s)
         )
-        if not ok:
-            ctx.stop_reason = ctx.stop_reason or "stop requested (orch stop) or lease lost"
+        if why is not None:
+            ctx.stop_reason = ctx.stop_reason or why
             ctx.log.info("stop_requested", reason=ctx.stop_reason)
             scope.cancel()
             return

@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.decisions import run_global_agent, run_project_agent
 from orchestrator.daemon.experiments import ExperimentPump
-from orchestrator.daemon.merging import finish_track
+from orchestrator.daemon.merging import finish_track, take_base
 from orchestrator.daemon.organizer import AutoOrganizer
 from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.worker_run import run_work_order
@@ -175,11 +175,11 @@ class Supervisor:
 
     async def _heartbeat(self) -> None:
         ctx = self.ctx
-        ok = await anyio.to_thread.run_sync(
-            lambda: ctx.store.heartbeat(ctx.daemon_id, ctx.settings.daemon.lease_ttl_s)
+        why = await anyio.to_thread.run_sync(
+            lambda: ctx.store.beat(ctx.daemon_id, ctx.settings.daemon.lease_ttl_s)
         )
-        if not ok:
-            self.request_stop("stop requested (orch stop) or lease lost")
+        if why is not None:
+            self.request_stop(why)
 
     def _want_global(self, reason: str) -> None:
         self.state.global_wanted = reason
@@ -306,13 +306,19 @@ class Supervisor:
         work = await anyio.to_thread.run_sync(lambda: ctx.store.track_work(shown=2))
         for done in work:
             # An experiment's variant is evaluated, not merged, when its WOs are done.
-            if not done.total or done.unfinished or done.track.experiment:
+            if done.unfinished or done.track.experiment:
+                continue
+            if not done.total and await self._block_if_empty(done):
                 continue
             # Its last WOs were settled outside a track step (by recovery): finish it, unless
             # a step finished it meanwhile (``work`` may be stale by now).
             fresh = await anyio.to_thread.run_sync(ctx.store.get_track, done.track.id)
-            if fresh.status == TrackStatus.ACTIVE.value and fresh.id not in state.track_scopes:
-                await finish_track(ctx, fresh)
+            # A parent waiting on its sub-tracks stays active: nothing changed.
+            if (
+                fresh.status == TrackStatus.ACTIVE.value
+                and fresh.id not in state.track_scopes
+                and await finish_track(ctx, fresh) is not TrackStatus.ACTIVE
+            ):
                 self._want_global("track finished")
         free = ctx.options.max_agents - self._in_use()
         candidates = {
@@ -340,6 +346,27 @@ class Supervisor:
             tg.start_soon(self._track_step, candidates[track_id], scope)
         return len(chosen)
 
+    async def _block_if_empty(self, work: TrackWork) -> bool:
+        """An active track without WOs or sub-tracks would stay active forever: block it.
+
+        True when it was blocked; a parent whose WOs all sit in sub-tracks is finished (or
+        waits for them) like any other track.
+        """
+        store = self.ctx.store
+        if await anyio.to_thread.run_sync(store.subtracks, work.track.id):
+            return False
+        reason = (
+            "the track has no work orders: assign some (`orch track assign "
+            f"{work.track.id} WO-ID...`), then `orch track resume {work.track.id}`"
+        )
+        await anyio.to_thread.run_sync(
+            lambda: store.set_track_status(
+                work.track.id, TrackStatus.PAUSED, reason=reason, blocked_reason=reason
+            )
+        )
+        self.ctx.log.warning("track_blocked", track_id=work.track.id, reason=reason)
+        return True
+
     async def _track_step(self, work: TrackWork, scope: anyio.CancelScope) -> None:
         """Choose the track's next WO (asking its project agent when there is a choice), run it."""
         ctx = self.ctx
@@ -365,6 +392,15 @@ class Supervisor:
                 if not queue:
                     queue = [w["id"] for w in work.startable[:1]]
                 wo_id, rest = queue[0], queue[1:]
+                if await anyio.to_thread.run_sync(ctx.store.retry_pending, wo_id):
+                    # A retried WO runs on the base branch's fix: merge it in first (a
+                    # conflict blocks the track, naming the files).
+                    blocked = await anyio.to_thread.run_sync(
+                        take_base, ctx.store, ctx.log, track.id
+                    )
+                    if blocked is not None:
+                        self._want_global("track blocked")
+                        return
                 await anyio.to_thread.run_sync(lambda: ctx.store.set_queue(track.id, rest))
                 fresh = await anyio.to_thread.run_sync(lambda: ctx.store.get_track(track.id))
                 await run_work_order(ctx, fresh, wo_id)
@@ -388,8 +424,8 @@ class Supervisor:
         if work.unfinished == 0 and work.track.experiment:
             return  # the experiment's round evaluates it
         if work.unfinished == 0:
-            await finish_track(ctx, work.track)
-            self._want_global("track finished")
+            if await finish_track(ctx, work.track) is not TrackStatus.ACTIVE:
+                self._want_global("track finished")
             return
         reason = stuck_reason(work)
         if reason is not None:

@@ -77,6 +77,7 @@ class WOInfo:
     depends_on: tuple[str, ...] = ()
     #: Ids of the live (not retired) tracks the WO belongs to.
     tracks: tuple[str, ...] = ()
+    priority: int = 3
 
     @property
     def closed(self) -> bool:
@@ -123,10 +124,13 @@ class OrgState:
         return list(self.work_orders)
 
     def fingerprint(self) -> str:
-        """What a proposal was made against: WO ids, the live structure, and assignments.
+        """What a proposal was made against: WOs (id, title, priority, tags), the live
+        structure, and assignments.
 
         Status changes are left out on purpose (the daemon moves WOs and tracks all night;
-        that does not make a proposal wrong), as are retired tracks' details.
+        that does not make a proposal wrong), as are retired tracks' details. A WO's title,
+        priority and tags are what the organizer grouped it by: a re-import that changes
+        them makes the proposal stale.
         """
         digest = hashlib.sha256()
         for track in sorted(self.tracks, key=lambda t: t.id):
@@ -136,6 +140,7 @@ class OrgState:
                 digest.update(f"G\0{track.goal}\n".encode())
         for wo in sorted(self.work_orders, key=lambda w: w.id):
             digest.update(f"W\0{wo.id}\0{','.join(sorted(wo.tracks))}\n".encode())
+            digest.update(f"w\0{wo.title}\0{wo.priority}\0{','.join(sorted(wo.tags))}\n".encode())
         return digest.hexdigest()[:32]
 
 

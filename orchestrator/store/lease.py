@@ -32,6 +32,10 @@ def lease_is_live(lease: DaemonLeaseRow | None) -> bool:
     return lease is not None and lease.expires_at > utcnow() and holder_alive(lease)
 
 
+#: The stop reason of a daemon asked to stop by `orch stop`.
+STOP_REQUESTED = "stop requested (orch stop)"
+
+
 class LeaseQueries(StoreBase):
     def acquire_lease(self, holder: str, pid: int, hostname: str, ttl_s: float) -> DaemonLeaseRow:
         """Take the lease, or raise DaemonRunningError while another live daemon holds it."""
@@ -56,15 +60,22 @@ class LeaseQueries(StoreBase):
 
     def heartbeat(self, holder: str, ttl_s: float) -> bool:
         """Extend the lease; False when it is no longer ours or a stop was requested."""
+        return self.beat(holder, ttl_s) is None
+
+    def beat(self, holder: str, ttl_s: float) -> str | None:
+        """Extend the lease; None while it is ours, else why the daemon must stop (a stop
+        request, or the lease lost to another holder), as the run report will say it."""
         with self.writing() as session:
             lease = session.get(DaemonLeaseRow, 1)
-            if lease is None or lease.holder != holder:
-                return False
+            if lease is None:
+                return "lease lost (its row is gone)"
+            if lease.holder != holder:
+                return f"lease lost (taken by {lease.holder}, pid {lease.pid} on {lease.hostname})"
             now = utcnow()
             lease.heartbeat_at = now
             lease.expires_at = now + timedelta(seconds=ttl_s)
             session.add(lease)
-            return not lease.stop_requested
+            return STOP_REQUESTED if lease.stop_requested else None
 
     def release_lease(self, holder: str) -> None:
         with self.writing() as session:

@@ -7,11 +7,13 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
 from orchestrator.store.base import StoreBase
-from orchestrator.store.tables import DirectiveRow, TrackRow
+from orchestrator.store.tables import DirectiveRow, TrackRow, WOTrackRow
 
 #: WO statuses that may still be started (dependencies permitting).
 STARTABLE = (WOStatus.BACKLOG.value, WOStatus.READY.value)
@@ -198,11 +200,18 @@ class PlanningQueries(StoreBase):
             return {wo_id for (wo_id,) in rows}
 
     def ready_track_ids(self) -> list[str]:
-        """Tracks offered to the daemon (``ready``), most important first."""
+        """Tracks offered to the daemon (``ready``) that have work, most important first.
+
+        A track without WOs or sub-tracks stays offered, not activated: it would hold a
+        worktree and stay active with nothing to do.
+        """
+        child = aliased(TrackRow)
+        has_wo = exists().where(col(WOTrackRow.track_id) == col(TrackRow.id))
+        has_child = exists().where(col(child.parent_track_id) == col(TrackRow.id))
         with self.reading() as session:
             query = (
                 select(TrackRow.id)
-                .where(TrackRow.status == TrackStatus.READY.value)
+                .where(TrackRow.status == TrackStatus.READY.value, or_(has_wo, has_child))
                 .order_by(col(TrackRow.priority), col(TrackRow.id))
             )
             return list(session.exec(query))

@@ -86,6 +86,7 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
                 status=r.status,
                 depends_on=tuple(deps.get(r.id, [])),
                 tracks=tuple(t for t in links.get(r.id, []) if t in live),
+                priority=r.priority,
             )
             for r in wo_rows
         )
@@ -206,9 +207,13 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
                 )
             state = self.org_state(row.project_id, session)
             if state.fingerprint() != row.based_on:
-                self._set_proposal_status(
-                    session, row, ProposalStatus.STALE, "the project changed since"
-                )
+                # A refused approval by hand writes nothing (it exits as bad input; `review
+                # list` marks the proposal stale when it next looks); the daemon's own
+                # attempt records what it found.
+                if auto:
+                    self._set_proposal_status(
+                        session, row, ProposalStatus.STALE, "the project changed since"
+                    )
                 return ApplyResult(proposal_id, stale=True)
             proposal = Proposal.from_json(row.proposal)
             plan = plan_application(state, proposal)

@@ -17,6 +17,7 @@ from orchestrator.store.parks import ParkQueries
 from orchestrator.store.planning import PlanningQueries
 from orchestrator.store.projects import ProjectQueries
 from orchestrator.store.proposals import ProposalQueries
+from orchestrator.store.retries import RetryQueries
 from orchestrator.store.runs import RunQueries
 from orchestrator.store.tracks import TrackQueries
 from orchestrator.store.work_orders import WorkOrderQueries
@@ -29,6 +30,7 @@ class SQLiteStore(
     ExperimentMoves,
     ProjectQueries,
     ClaimQueries,
+    RetryQueries,
     ProposalQueries,
     WorkOrderQueries,
     TrackQueries,

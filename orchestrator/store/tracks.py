@@ -72,6 +72,13 @@ class TrackQueries(StoreBase):
             parent_row = self.get_track_row(session, parent)
             if parent_row.project_id != project:
                 raise ValidationError(f"parent track {parent!r} belongs to another project")
+            if parent_row.parent_track_id is not None:
+                # One level of sub-tracks: the tree, the dashboard's bands and finishing a
+                # parent after its sub-tracks all assume it.
+                raise ValidationError(
+                    f"track {parent!r} is itself a sub-track (of {parent_row.parent_track_id!r}); "
+                    "sub-tracks have no sub-tracks"
+                )
         row = TrackRow(
             id=track_id,
             project_id=project,
@@ -192,6 +199,25 @@ class TrackQueries(StoreBase):
             reason=reason,
         )
         return row
+
+    def subtracks(self, track_id: str) -> dict[str, TrackStatus]:
+        """The sub-tracks of ``track_id`` and their statuses."""
+        with self.reading() as session:
+            rows = session.exec(
+                select(TrackRow.id, TrackRow.status).where(TrackRow.parent_track_id == track_id)
+            )
+            return {sub_id: TrackStatus(status) for sub_id, status in rows}
+
+    def fail_track(self, track_id: str, reason: str) -> TrackRow:
+        """Give a track up: ``paused -> failed`` (an active one is paused first, in the same
+        transaction). Its branch and worktree are kept; ``cancel`` retires it."""
+        with self.writing() as session:
+            row = self.get_track_row(session, track_id)
+            if row.status == TrackStatus.ACTIVE.value:
+                self.set_track_status(track_id, TrackStatus.PAUSED, reason=reason, session=session)
+            return self.set_track_status(
+                track_id, TrackStatus.FAILED, reason=reason, session=session, blocked_reason=None
+            )
 
     def update_track(self, track_id: str, **fields: Any) -> TrackRow:
         with self.writing() as session:

@@ -81,8 +81,27 @@ async def test_second_run_is_refused_while_the_first_lives(home: Path, tmp_path:
         with anyio.fail_after(30):
             while not reports:
                 await anyio.sleep(0.05)
-    assert reports[0].summary["stop_reason"] == "stop requested (orch stop) or lease lost"
+    assert reports[0].summary["stop_reason"] == "stop requested (orch stop)"
     h.assert_nothing_live()
+
+
+async def test_a_lost_lease_is_named_as_such(home: Path, tmp_path: Path) -> None:
+    """Not "stop requested or lease lost": the report says which, and who took the lease."""
+    h = hanging_home(home, tmp_path)
+    async with anyio.create_task_group() as tg:
+        reports = await start_daemon(h, tg)
+        lease = h.store.current_lease()
+        assert lease is not None
+        # Another holder takes the lease over (as a daemon would after an expiry).
+        h.store.release_lease(lease.holder)
+        h.store.acquire_lease("daemon-thief", 4242, "elsewhere", 60.0)
+        with anyio.fail_after(30):
+            while not reports:
+                await anyio.sleep(0.05)
+    reason = reports[0].summary["stop_reason"]
+    assert reason == "lease lost (taken by daemon-thief, pid 4242 on elsewhere)"
+    assert "orch stop" not in reason
+    assert f"stopped because: {reason}" in reports[0].path.read_text()
 
 
 async def test_orch_stop_ends_the_daemon_cleanly(home: Path, tmp_path: Path) -> None:
@@ -95,11 +114,16 @@ async def test_orch_stop_ends_the_daemon_cleanly(home: Path, tmp_path: Path) -> 
             while not reports:
                 await anyio.sleep(0.05)
     report = reports[0]
-    assert "orch stop" in report.summary["stop_reason"]
+    assert report.summary["stop_reason"] == "stop requested (orch stop)"
     assert report.path.is_file() and "orch stop" in report.path.read_text()
     # The worker was stopped at a safe point: run interrupted, its WO back in line.
     (run,) = h.runs("worker")
     assert run.status == "interrupted"
+    # The report lists it, so the morning after knows what is half done.
+    (interrupted,) = report.summary["interrupted"]
+    assert interrupted["wo"] == run.wo_id and interrupted["run"] == run.id
+    text = report.path.read_text()
+    assert "## Interrupted work orders" in text and f"- {run.wo_id} (" in text
     assert set(h.wo_statuses().values()) == {"ready"}
     h.assert_nothing_live()
     # The lease is released: status says no daemon, `orch stop` has nothing to stop, and a
