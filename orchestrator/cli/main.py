@@ -68,7 +68,11 @@ def _click_command() -> Any:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one clear line on stderr and status 2 for bad input, never a traceback."""
     try:
-        _click_command().main(args=argv, prog_name="orch", standalone_mode=False)
+        # Outside standalone mode click returns a command's `typer.Exit(code)` instead of
+        # exiting: `orch run` ends with 3 that way when work needs attention.
+        code = _click_command().main(args=argv, prog_name="orch", standalone_mode=False)
+        if type(code) is int and code:
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

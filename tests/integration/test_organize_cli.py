@@ -165,3 +165,35 @@ def test_organize_errors_are_one_line(orch: OrchRunner, project: str) -> None:
     assert "unknown proposal status" in orch.fails("review", "list", "--status", "x").err
     out = orch.ok("organize", *SIM).out
     assert "Nothing to organize" in out
+
+
+def test_a_reimport_changing_title_priority_or_tags_makes_it_stale(
+    orch: OrchRunner, project: str, home: Path, tmp_path: Path
+) -> None:
+    """The organizer grouped the WOs by these fields: a re-import that changes one makes the
+    proposal stale, and approving it then is refused without writing anything."""
+    from tests.conftest import db_dump
+
+    orch.ok("wo", "import", SAMPLES_DIR)
+    orch.ok("organize", "--project", project, "--mode", "initial", *SIM)
+    pending = only_pending(orch)
+    sample = SAMPLES_DIR / "WO-2026-001_runner-sandbox-process-isolation.md"
+    original = sample.read_text()
+    changed = tmp_path / sample.name
+    for old, new in (
+        ("title: Runner sandbox process isolation", "title: Runner isolation, renamed"),
+        ("priority: 1", "priority: 4"),
+        ("  - security\n", "  - jail\n"),
+    ):
+        assert old in original
+        changed.write_text(original.replace(old, new))
+        orch.ok("wo", "import", changed)
+        before = db_dump(home)
+        failed = orch.fails("review", "approve", str(pending["id"]))
+        assert "stale" in failed.err, old
+        assert db_dump(home) == before, f"a refused approval wrote to the DB ({old})"
+        changed.write_text(original)
+        orch.ok("wo", "import", changed)
+    # Back as it was: the proposal is current again, and applies.
+    orch.ok("review", "approve", str(pending["id"]))
+    assert orch.json("track", "list") != []
