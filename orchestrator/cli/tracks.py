@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from orchestrator.cli.context import AppContext, emit_json
-from orchestrator.domain.errors import NotFoundError, OrchestratorError, ValidationError
+from orchestrator.domain.errors import NotFoundError, ValidationError
 from orchestrator.domain.ids import validate_wo_id
-from orchestrator.domain.lifecycle import TrackStatus, WOStatus
+from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.models import TrackType
 from orchestrator.domain.wo_rules import printable
 
@@ -165,62 +165,32 @@ def resume(
     ] = False,
 ) -> None:
     """paused -> active (a track blocked by failed work orders needs --retry-failed)."""
+    from orchestrator.service.track_moves import resume_track
+
     app_ctx: AppContext = ctx.obj
-    store = app_ctx.store
-    track = store.get_track(track_id)
-    if track.status == TrackStatus.READY.value:
-        raise ValidationError(
-            f"track {track_id} is ready, not paused: the daemon activates it when a slot is "
-            f"free, `orch track activate {track_id}` does it now"
-        )
-    failed = store.retryable_work_orders(track=track_id, statuses=frozenset({WOStatus.FAILED}))
-    if retry_failed and failed:
-        result = store.retry_work_orders(failed, reason=reason or "retried on resume")
-        app_ctx.console.print(f"Retried {', '.join(result.retried)}", markup=False)
-        if track_id in result.resumed_tracks:
-            app_ctx.console.print(f"Track {track_id} is now active")
-            return
-    elif failed and track.status == TrackStatus.PAUSED.value and _stuck(app_ctx, track_id):
-        raise ValidationError(
-            f"track {track_id} is blocked by {len(failed)} failed work orders "
-            f"({', '.join(failed[:5])}): `orch track resume {track_id} --retry-failed` retries "
-            "them (as does `orch wo retry`)"
-        )
-    _move(ctx, track_id, TrackStatus.ACTIVE, reason or "resumed by hand")
-
-
-def _stuck(app_ctx: AppContext, track_id: str) -> bool:
-    """Whether the paused track, once active, could start nothing (it would block again)."""
-    from orchestrator.daemon.supervisor import stuck_reason
-
-    work = app_ctx.store.track_work(statuses=(TrackStatus.PAUSED.value,))
-    return any(w.track.id == track_id and stuck_reason(w) is not None for w in work)
+    done = resume_track(
+        app_ctx.store, track_id, reason or "resumed by hand", retry_failed=retry_failed
+    )
+    if done.retried:
+        app_ctx.console.print(f"Retried {', '.join(done.retried)}", markup=False)
+    app_ctx.console.print(f"Track {done.track.id} is now {done.track.status}")
 
 
 @app.command("complete")
 def complete(ctx: typer.Context, track_id: TrackArg, reason: ReasonOption = "") -> None:
     """active -> completed: merges the track branch into the base branch (all WOs done)."""
-    import structlog
-
-    from orchestrator.daemon.merging import complete_track, completion_blocker
+    from orchestrator.service.track_moves import complete_by_hand
 
     app_ctx: AppContext = ctx.obj
-    store = app_ctx.store
-    track = store.get_track(track_id)
-    if track.status != TrackStatus.ACTIVE.value:
-        # The lifecycle's own one-line error for the illegal move.
-        store.set_track_status(track_id, TrackStatus.COMPLETED, reason=reason)
-    blocker = completion_blocker(store, track_id)
-    if blocker is not None:
-        raise ValidationError(f"cannot complete: {blocker}")
-    log = structlog.get_logger("orchestrator.cli").bind(track_id=track_id)
-    status = complete_track(store, log, track_id, reason or "completed by hand")
-    row = store.get_track(track_id)
-    if status is not TrackStatus.COMPLETED:
-        raise OrchestratorError(
-            f"track {track_id} could not complete and is {row.status}: {row.blocked_reason}"
-        )
+    log = structlog_logger(track_id)
+    row = complete_by_hand(app_ctx.store, track_id, reason or "completed by hand", log)
     app_ctx.console.print(f"Track {row.id} is now completed (merged as {row.merged_commit})")
+
+
+def structlog_logger(track_id: str) -> Any:
+    import structlog
+
+    return structlog.get_logger("orchestrator.cli").bind(track_id=track_id)
 
 
 @app.command("fail")
@@ -230,10 +200,10 @@ def fail(
     reason: Annotated[str, typer.Option(help="Why it is given up (kept in the journal).")],
 ) -> None:
     """active, ready or paused -> failed: give the track up (branch kept; then `cancel`)."""
+    from orchestrator.service.track_moves import fail_track
+
     app_ctx: AppContext = ctx.obj
-    if not reason.strip():
-        raise ValidationError("--reason must say why the track failed")
-    row = app_ctx.store.fail_track(track_id, reason.strip())
+    row = fail_track(app_ctx.store, track_id, reason)
     app_ctx.console.print(f"Track {row.id} is now {row.status}")
 
 

@@ -10,6 +10,7 @@ import typer
 from orchestrator.cli.context import AppContext, emit_json, make_directory
 from orchestrator.domain.errors import UserInputError, ValidationError
 from orchestrator.domain.ids import validate_slug, validate_wo_id
+from orchestrator.domain.lifecycle import WOStatus
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.wo_rules import printable, validate_work_order
 

@@ -1,5 +1,6 @@
-"""What the morning after needs from a run: what was interrupted or parked, what waits for a
-human (blocked tracks, pending proposals, WOs without a track), and what was merged.
+"""What the morning after needs from a run: what was interrupted, what waits for a human
+(blocked tracks, pending proposals, WOs without a track), and what was merged. (Parked work
+is listed from the parking journal, ``store.parks_since``.)
 
 Read from the DB at the end of a run; rendered as sections of the run report, and used for
 ``orch run``'s exit status (failed WOs or tracks blocked during the run: 3).
@@ -59,7 +60,6 @@ def morning_facts(store: SQLiteStore, since: datetime) -> dict[str, list[dict[st
     ]
     return {
         "interrupted": _unsettled(runs, wo_status, RunStatus.INTERRUPTED),
-        "parked": _unsettled(runs, wo_status, RunStatus.PARKED),
         "blocked_tracks": [
             {"id": t.id, "reason": t.blocked_reason or ""}
             for t in tracks
@@ -114,10 +114,6 @@ def facts_lines(facts: dict[str, list[dict[str, Any]]]) -> list[str]:
             f"- {i['wo']} ({i['track']}, run {i['run']}): {i['reason']}"
             for i in facts["interrupted"]
         ],
-    )
-    section(
-        "Parked work orders (they resume on their own)",
-        [f"- {p['wo']} ({p['track']}, run {p['run']}): {p['reason']}" for p in facts["parked"]],
     )
     section(
         "Proposals waiting for review (`orch review show ID`)",

@@ -42,11 +42,24 @@ def reject_proposal(store: SQLiteStore, proposal_id: int, reason: str = "") -> T
 def move_track(
     store: SQLiteStore, settings: Settings, track_id: str, target: TrackStatus, reason: str
 ) -> TrackRow:
-    """One lifecycle move of a track; activation creates its worktree, archiving removes it."""
-    if target is TrackStatus.ACTIVE and store.get_track(track_id).status == "ready":
+    """One lifecycle move of a track; activation creates its worktree, archiving removes it,
+    completing merges it, and a resume follows the rules of ``track_moves``."""
+    from orchestrator.service import track_moves
+
+    status = store.get_track(track_id).status
+    if target is TrackStatus.ACTIVE and status == "ready":
         from orchestrator.daemon.workspace import activate_track
 
         return activate_track(store, settings.workspaces_dir, track_id, reason)
+    if target is TrackStatus.ACTIVE:
+        return track_moves.resume_track(store, track_id, reason).track
+    if target is TrackStatus.COMPLETED:
+        import structlog
+
+        log = structlog.get_logger("orchestrator.service").bind(track_id=track_id)
+        return track_moves.complete_by_hand(store, track_id, reason, log)
+    if target is TrackStatus.FAILED:
+        return track_moves.fail_track(store, track_id, reason)
     if target is TrackStatus.ARCHIVED:
         from orchestrator.daemon.workspace import archive_track
 
