@@ -17,8 +17,13 @@ SIM = ("--model-backend", "sim")
 
 
 def test_fix_the_base_retry_and_run_again(
-    home: Path, orch: OrchRunner, make_repo: Callable[..., Path]
+    home: Path,
+    orch: OrchRunner,
+    make_repo: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # where a user would run `orch`: not the source tree
     # The check needs a file only a fix on the base branch brings: every attempt fails.
     repo = make_repo("demo")
     orch.ok("project", "add", repo, "--check", "test -f fixed.txt")

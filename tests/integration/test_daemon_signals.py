@@ -27,7 +27,7 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def test_sigterm_to_child_and_group_is_one_graceful_stop(
-    home: Path, orch: OrchRunner, make_repo: Callable[..., Path]
+    home: Path, orch: OrchRunner, make_repo: Callable[..., Path], tmp_path: Path
 ) -> None:
     orch.ok("project", "add", make_repo("demo"))
     # A worker in flight when the signals come: the graceful stop has a session to drain.
@@ -45,6 +45,7 @@ def test_sigterm_to_child_and_group_is_one_graceful_stop(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        cwd=tmp_path,
     )
     log = home / "state" / "logs" / "orchestrator.jsonl"
     store = SQLiteStore.open(home / "state" / "orchestrator.db", migrate=False)
