@@ -249,10 +249,13 @@ def _set_status(home: DemoHome, track: str, status: TrackStatus) -> None:
 
 
 def test_bad_input_is_one_clear_error(client: TestClient) -> None:
-    assert client.get("/api/work-orders/not-an-id").status_code == 400
+    assert client.get("/api/work-orders/not-an-id").status_code == 422  # by the schema
     assert client.get("/api/work-orders/WO-1999-999").status_code == 404
     assert client.get("/api/tracks/nope").json() == {"error": "unknown track 'nope'"}
-    assert client.get("/api/work-orders?status=nope").status_code == 400
+    assert client.get("/api/work-orders?status=nope").status_code == 422
+    assert client.get("/api/work-orders?project=nope").status_code == 404
+    assert client.get("/wos?status=nope").status_code == 400
+    assert client.get("/wo/not-an-id").status_code == 400
     assert client.get("/wo/WO-1999-999").status_code == 404
     assert client.get("/reports/..%2F..%2Fconfig%2Forchestrator.toml").status_code == 404
 
