@@ -39,7 +39,9 @@ def run(
     ctx: typer.Context,
     until: Annotated[str | None, typer.Option(help="Stop at this local time, HH:MM.")] = None,
     budget: Annotated[float | None, typer.Option(min=0, help="Cost cap of this run, USD.")] = None,
-    max_agents: Annotated[int | None, typer.Option(min=1, help="Agents at once.")] = None,
+    max_agents: Annotated[
+        int | None, typer.Option(min=1, max=256, help="Agents at once (1-256).")
+    ] = None,
     exit_when_idle: Annotated[
         bool, typer.Option("--exit-when-idle", help="Stop when no work can start.")
     ] = False,
@@ -262,7 +264,7 @@ def sim_serve(
         int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")
     ] = 0,
     faults: Annotated[str, typer.Option(help="e.g. 429:0.2,529:0.1,cut:0.05,latency:200ms")] = "",
-    seed: Annotated[int, typer.Option(help="Seed of the fault injection.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the fault injection.")] = 0,
 ) -> None:
     """Serve the offline model simulator on loopback until interrupted."""
     from orchestrator.sim import parse_fault_spec, serve_forever

@@ -11,7 +11,7 @@ from orchestrator.domain.errors import NotFoundError, ValidationError
 from orchestrator.domain.ids import validate_wo_id
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.models import TrackType
-from orchestrator.domain.wo_rules import printable
+from orchestrator.domain.wo_rules import printable, text_problems
 
 app = typer.Typer(help="Tracks: streams of related work orders.", no_args_is_help=True)
 
@@ -41,6 +41,9 @@ def create(
     """Create a track (status draft; `orch track ready` offers it to the daemon)."""
     app_ctx: AppContext = ctx.obj
     track_type = TrackType.parse(type_)
+    problems = text_problems("--goal", goal) + text_problems("--hypothesis", hypothesis or "")
+    if problems:
+        raise ValidationError("; ".join(problems))
     if experiment is not None and track_type is not TrackType.EXPERIMENT:
         raise ValidationError("--experiment is only for tracks of --type experiment")
     row = app_ctx.store.create_track(

@@ -103,6 +103,17 @@ def _title_problems(title: str) -> list[str]:
     return problems
 
 
+def text_problems(name: str, text: str) -> list[str]:
+    """The rules of one free-text field (length, control characters) for any user text
+    that is shown like WO text: a track's goal, a hypothesis."""
+    problems = []
+    if len(text) > MAX_FIELD_CHARS:
+        problems.append(f"{name} is too long ({len(text)} characters; limit {MAX_FIELD_CHARS})")
+    if _has_control(text):
+        problems.append(f"{name} contains control characters (escape codes)")
+    return problems
+
+
 def _strings(value: object) -> Iterable[str]:
     """Every string in JSON-like ``value``, keys included."""
     if isinstance(value, str):

@@ -347,6 +347,8 @@ class Bad:
     argv: list[str]
     said: str
     env: dict[str, str] = field(default_factory=dict)
+    #: Text of the home's config/orchestrator.toml during the command ("": the original).
+    config: str = ""
 
 
 def _env(name: str, value: str, said: str, *argv: str) -> Bad:
@@ -433,11 +435,76 @@ MALFORMED: list[Bad] = [
         "not assigned to track t1: WO-2026-004",
     ),
     Bad("unassign-unknown-track", ["track", "unassign", "nope", "WO-2026-001"], "unknown track"),
+    Bad(
+        "track-goal-escape",
+        [
+            "track",
+            "create",
+            "--project",
+            "demo",
+            "--name",
+            "x",
+            "--type",
+            "feature",
+            "--goal",
+            "red\x1b[31m",
+        ],
+        "--goal contains control characters",
+    ),
+    Bad(
+        "track-goal-huge",
+        [
+            "track",
+            "create",
+            "--project",
+            "demo",
+            "--name",
+            "x",
+            "--type",
+            "feature",
+            "--goal",
+            "g" * 10_001,
+        ],
+        "--goal is too long",
+    ),
+    # -- settings from the file, through every door
+    *(
+        Bad(f"toml-{n}-{argv[0]}", argv, said, config=text)
+        for n, (text, said) in enumerate(
+            [
+                ("[daemon]\nmax_agents = -3\n", "daemon.max_agents: must be an integer >= 1"),
+                ("[daemon]\nheartbeat_interval_s = nan\n", "finite number > 0"),
+                ("[daemon]\nlease_ttl_s = 1.0\n", "greater than daemon.heartbeat_interval_s"),
+                ("[limits]\nmax_turns = -1\n", "limits.max_turns: must be an integer >= 1"),
+                ('[logging]\nlevel = "verbose"\n', "logging.level: must be one of"),
+                ('[model]\nsim_faults = "bogus"\n', "model.sim_faults: must be a fault spec"),
+                ("[daemon]\nmax_agent = 3\n", "did you mean max_agents?"),
+                ("[deamon]\nmax_agents = 3\n", "did you mean daemon?"),
+                ("[daemon\n", "not valid TOML"),
+            ]
+        )
+        for argv in (["run", "--exit-when-idle"], ["status"])
+    ),
     # -- run's own options
     Bad("run-until-garbage", ["run", "--until", "25:99"], "invalid time '25:99'"),
     Bad("run-budget-negative", ["run", "--budget", "-1"], "--budget"),
     Bad("run-max-agents-zero", ["run", "--max-agents", "0"], "--max-agents"),
     Bad("run-backend-unknown", ["run", "--model-backend", "gpt"], "--model-backend"),
+    Bad("run-max-agents-huge", ["run", "--max-agents", "100000"], "--max-agents"),
+    Bad("run-budget-nan", ["run", "--budget", "nan"], "--budget"),
+    Bad("sim-seed-negative", ["sim", "serve", "--seed", "-1"], "--seed"),
+    Bad("recover-unknown-run", ["recover", "--run", "nope"], "nope"),
+    Bad("recover-unknown-track", ["recover", "--track", "nope"], "unknown track"),
+    Bad("review-show-unknown", ["review", "show", "999"], "999"),
+    Bad("review-show-word", ["review", "show", "nope"], "ID"),
+    Bad("review-approve-unknown", ["review", "approve", "999"], "999"),
+    Bad("organize-unknown-project", ["organize", "--project", "nope"], "nope"),
+    Bad("organize-bad-mode", ["organize", "--project", "demo", "--mode", "bogus"], "bogus"),
+    Bad("experiment-show-unknown", ["experiment", "show", "nope"], "nope"),
+    Bad("experiment-start-a-file-not-md", ["experiment", "start", "{file}"], "FILE"),
+    Bad("dashboard-port-too-big", ["dashboard", "--port", "70000"], "--port"),
+    Bad("dashboard-public-host", ["dashboard", "--host", "0.0.0.0"], "0.0.0.0"),
+    Bad("home-in-proc", ["--home", "/proc/nope", "init"], "cannot create state home"),
 ]
 
 
@@ -467,6 +534,8 @@ def test_malformed_input_is_one_line_and_changes_nothing(
     values = {"file": plain_file, "tmp": tmp_path, "port": busy_port}
     for name, value in case.env.items():
         monkeypatch.setenv(name, value)
+    if case.config:
+        (bad.home / "config" / "orchestrator.toml").write_text(case.config)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     result = bad(*[a.format(**values) for a in case.argv])
     assert_one_line(result)
