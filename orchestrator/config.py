@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import math
 import os
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -447,3 +448,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(f'"{v}"' for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+if __name__ == "__main__":
+    # `python -m orchestrator.config > config/orchestrator.toml` regenerates the repository's
+    # documented default (a unit test fails when the two drift apart).
+    sys.stdout.write(render_default_config())
