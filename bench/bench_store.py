@@ -1,18 +1,23 @@
 """Benchmark of the state store through the real CLI (a script, not a test).
 
-Builds a state home with 10,000 WOs across 10 projects and 80 tracks, then times, as
-subprocesses (wall clock, Python start-up included, median of 5 runs after one warm-up):
+Builds state homes with 1,000 / 10,000 / 50,000 WOs across 10 projects and 80 tracks, then
+times each read command as a subprocess (wall clock, Python start-up included), interleaved
+with ``python -c 'import sqlite3, json'`` in the same rounds (median of ``--runs`` rounds
+after one warm-up round), and prints each as a ratio to it:
 
-- ``orch status --json``                         target 300 ms
-- ``orch wo list --track T --json``              target 300 ms
-- ``orch wo import DIR`` of 1,000 generated files target 5 s
+- ``orch status --json``                 target <= 3x
+- ``orch wo list --track T --json``      target <= 4x  (T: the track with the most WOs)
+- ``orch track list --json``             (reported)
+
+and, on the 10,000 home, ``orch wo import DIR`` of 1,000 generated files (target 5 s).
 
 Usage::
 
-    .venv/bin/python bench/bench_store.py [--dir DIR] [--runs 5] [--profile]
+    .venv/bin/python bench/bench_store.py [--sizes 1000,10000,50000] [--runs 7] [--dir DIR]
+        [--no-import] [--profile]
 
 ``--profile`` adds ``python -X importtime`` (slowest imports) and a cProfile of one
-``orch status --json`` run.
+``orch status --json`` run through the full CLI.
 """
 
 from __future__ import annotations
@@ -53,8 +58,9 @@ N_PROJECTS = 10
 N_TRACKS = 80
 N_WOS = 10_000
 N_IMPORT = 1_000
-TARGET_STATUS_S = 0.300
-TARGET_LIST_S = 0.300
+TARGET_STATUS_RATIO = 3.0
+TARGET_LIST_RATIO = 4.0
+REFERENCE = "import sqlite3, json"
 TARGET_IMPORT_S = 5.0
 
 ORCH = Path(sys.executable).with_name("orch")
@@ -104,7 +110,7 @@ def git_repo(path: Path) -> None:
 # ------------------------------------------------------------------------------ build
 
 
-def build_home(root: Path, seed: int = 7) -> Path:
+def build_home(root: Path, seed: int = 7, n_wos: int = N_WOS) -> Path:
     """The big home: projects through the CLI, tracks through the store, WOs in bulk."""
     rng = random.Random(seed)
     home = root / "home"
@@ -136,20 +142,20 @@ def build_home(root: Path, seed: int = 7) -> Path:
                 if t % 3 == 0:
                     store.set_track_status(row.id, TrackStatus.READY, reason="bench")
             tracks_of[project] = ids
-        bulk_work_orders(store, tracks_of, rng)
+        bulk_work_orders(store, tracks_of, rng, n_wos)
     finally:
         store.close()
     return home
 
 
 def bulk_work_orders(
-    store: SQLiteStore, tracks_of: dict[str, list[str]], rng: random.Random
+    store: SQLiteStore, tracks_of: dict[str, list[str]], rng: random.Random, n_wos: int = N_WOS
 ) -> None:
-    """10,000 WOs, their dependencies, track links and journal rows in one transaction."""
+    """``n_wos`` WOs, their dependencies, track links and journal rows in one transaction."""
     now = datetime.now(UTC)
     wos, deps, links, events = [], [], [], []
     projects = sorted(tracks_of)
-    for n in range(1, N_WOS + 1):
+    for n in range(1, n_wos + 1):
         wo_id = f"WO-2025-{n:05d}"
         project = projects[(n - 1) % len(projects)]
         wos.append(
@@ -268,31 +274,24 @@ def measure(argv: Sequence[str], runs: int, warm_up: bool = True) -> Timing:
     return Timing([r[0] for r in results], [r[1] for r in results], results[-1][2])
 
 
+def interleaved(commands: dict[str, Sequence[str]], runs: int) -> dict[str, Timing]:
+    """Each command once per round, ``runs`` rounds (after one warm-up round): load on the
+    machine then weighs on all of them alike."""
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    outs: dict[str, str] = {}
+    for round_ in range(runs + 1):
+        for name, argv in commands.items():
+            timing = measure(argv, 1, warm_up=False)
+            if round_:
+                walls[name] += timing.wall
+                cpus[name] += timing.cpu
+            outs[name] = timing.out
+    return {name: Timing(walls[name], cpus[name], outs[name]) for name in commands}
+
+
 def orch_argv(home: Path, *args: str) -> list[str]:
     return [str(ORCH), "--home", str(home), *args]
-
-
-#: For comparison only: the same counts as ``status --json`` read with the stdlib sqlite3
-#: module and typer imported, but no SQLAlchemy/SQLModel/pydantic. Shows what start-up
-#: costs and what a read path without the ORM could reach.
-STDLIB_STATUS = """
-import json, sqlite3, sys
-import typer
-conn = sqlite3.connect(f"file:{sys.argv[1]}/state/orchestrator.db?mode=ro", uri=True)
-def counts(table, project=None):
-    where = " WHERE project_id = ?" if project else ""
-    sql = f"SELECT status, count(*) FROM {table}{where} GROUP BY status"
-    return dict(conn.execute(sql, (project,) if project else ()).fetchall())
-projects = [
-    {"id": i, "path": p, "base_branch": b, "tracks": counts("tracks", i),
-     "work_orders": counts("work_orders", i)}
-    for i, p, b in conn.execute("SELECT id, path, base_branch FROM projects ORDER BY id")
-]
-runs = conn.execute("SELECT id FROM agent_runs WHERE status = 'running'").fetchall()
-print(json.dumps({"daemon": {"running": False, "pid": None}, "projects": projects,
-                  "tracks": counts("tracks"), "work_orders": counts("work_orders"),
-                  "runs": runs}, indent=2))
-"""
 
 
 def profile(home: Path, track: str) -> None:
@@ -341,7 +340,9 @@ def profile(home: Path, track: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, help="Work directory (default: a temporary one).")
-    parser.add_argument("--runs", type=int, default=5, help="Timed runs per command.")
+    parser.add_argument("--sizes", default="1000,10000,50000", help="WO counts per home.")
+    parser.add_argument("--runs", type=int, default=7, help="Timed rounds per home.")
+    parser.add_argument("--no-import", action="store_true", help="Skip the import benchmark.")
     parser.add_argument("--profile", action="store_true", help="Profile imports and queries.")
     parser.add_argument(
         "--no-pyc-cache",
@@ -352,90 +353,73 @@ def main(argv: Sequence[str] | None = None) -> int:
     global PYCACHE
     if not ORCH.exists():
         raise SystemExit(f"{ORCH} not found: run with the venv's python")
-
     root = args.dir or Path(tempfile.mkdtemp(prefix="orch-bench-"))
     if args.dir is not None and root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(11)
     if not args.no_pyc_cache:
         PYCACHE = root / "pycache"
-
-    print(f"building a home in {root} ...", flush=True)
-    start = time.perf_counter()
-    home = build_home(root)
-    build_s = time.perf_counter() - start
-    store = SQLiteStore.open(home / "state" / "orchestrator.db", migrate=False)
-    try:
-        counts = {t["id"]: t["wo_count"] for t in store.list_tracks()}
-        n_wos = sum(store.wo_counts().values())
-    finally:
-        store.close()
-    track = max(counts, key=lambda t: (counts[t], t))
-    print(f"built in {build_s:.1f} s: {n_wos} WOs, {len(counts)} tracks", flush=True)
-
-    status = measure(orch_argv(home, "status", "--json"), args.runs)
-    listing = measure(orch_argv(home, "wo", "list", "--track", track, "--json"), args.runs)
-    listed = len(json.loads(run_orch(home, "wo", "list", "--track", track, "--json").stdout))
-
-    files = root / "import"
-    write_import_files(files, N_IMPORT, rng)
-    import_argv = orch_argv(home, "wo", "import", str(files), "--project", "p0")
-    imported = measure(import_argv, 1, warm_up=False)
-    reimported = measure(import_argv, 1, warm_up=False)
-
-    startup = measure([sys.executable, "-c", "pass"], args.runs)
-    imports = measure(
-        [sys.executable, "-c", "import orchestrator.cli.main, orchestrator.store.sqlite_store"],
-        args.runs,
-    )
-    reference = measure([sys.executable, "-c", STDLIB_STATUS, str(home)], args.runs)
-
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print()
+    load = os.getloadavg()
     print(
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}, "
-        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        f"{platform.system()} {platform.release()}, load average {load[0]:.2f} {load[1]:.2f}"
     )
-    if PYCACHE is not None:
-        pyc = f"cached under {PYCACHE}"
-    elif os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        pyc = "not cached (PYTHONDONTWRITEBYTECODE=1: our modules recompile on every start)"
-    else:
-        pyc = "default"
-    print(f"bytecode: {pyc}")
-    print(
-        f"home: {n_wos} WOs, {N_PROJECTS} projects, {len(counts)} tracks; "
-        f"track {track} has {counts[track]} WOs ({listed} listed)"
-    )
-    print()
     header = (
-        f"{'benchmark (wall: median of ' + str(args.runs) + ')':<42} {'wall':>8} {'min':>8} "
-        f"{'cpu':>8} {'target':>8}  result"
+        f"{'command (median of ' + str(args.runs) + ' interleaved rounds)':<44} {'WOs':>6} "
+        f"{'wall':>7} {'ratio':>6} {'cpu':>7} {'ratio':>6} {'target':>7}"
     )
     print(header)
     print("-" * len(header))
-
-    def line(name: str, timing: Timing, target: float | None = None) -> bool:
-        verdict = "" if target is None else ("ok" if timing.median <= target else "MISSED")
-        target_text = "" if target is None else f"{target * 1000:6.0f}ms"
-        print(
-            f"{name:<42} {timing.median * 1000:6.0f}ms {min(timing.wall) * 1000:6.0f}ms "
-            f"{timing.cpu_median * 1000:6.0f}ms {target_text:>8}  {verdict}"
-        )
-        return target is not None and timing.median > target
-
     missed = False
-    missed |= line("orch status --json", status, TARGET_STATUS_S)
-    missed |= line(f"orch wo list --track {track} --json", listing, TARGET_LIST_S)
-    missed |= line(f"orch wo import ({N_IMPORT} files, new)", imported, TARGET_IMPORT_S)
-    line("  same import again (all unchanged)", reimported)
-    line("  python -c pass", startup)
-    line("  import cli.main + store.sqlite_store", imports)
-    line("  status via stdlib sqlite3 (reference)", reference)
-    print(f"\nimport said: {imported.out}; again: {reimported.out}")
-    if args.profile:
+    home = track = None
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        home = build_home(root / f"h{size}", n_wos=size)
+        store = SQLiteStore.open(home / "state" / "orchestrator.db", migrate=False)
+        try:
+            counts = {t["id"]: t["wo_count"] for t in store.list_tracks()}
+        finally:
+            store.close()
+        track = max(counts, key=lambda t: (counts[t], t))
+        commands = {
+            f"python -c '{REFERENCE}'": [sys.executable, "-c", REFERENCE],
+            "orch status --json": orch_argv(home, "status", "--json"),
+            "orch wo list --track T --json": orch_argv(
+                home, "wo", "list", "--track", track, "--json"
+            ),
+            "orch track list --json": orch_argv(home, "track", "list", "--json"),
+        }
+        timings = interleaved(commands, args.runs)
+        ref = timings[f"python -c '{REFERENCE}'"]
+        targets = {"orch status --json": TARGET_STATUS_RATIO,
+                   "orch wo list --track T --json": TARGET_LIST_RATIO}  # fmt: skip
+        for name, timing in timings.items():
+            ratio = timing.median / ref.median
+            cpu_ratio = timing.cpu_median / max(ref.cpu_median, 1e-9)
+            target = targets.get(name)
+            verdict = ""
+            if target is not None:
+                verdict = f"{target:.0f}x " + ("ok" if ratio <= target else "MISSED")
+                missed |= ratio > target
+            print(
+                f"{name:<44} {size:>6} {timing.median * 1000:5.0f}ms {ratio:5.2f}x "
+                f"{timing.cpu_median * 1000:5.0f}ms {cpu_ratio:5.2f}x {verdict:>9}",
+                flush=True,
+            )
+        listed = len(json.loads(timings["orch wo list --track T --json"].out))
+        print(f"{'':<44} {'':>6} (T = {track}: {counts[track]} WOs, {listed} listed with "
+              "sub-tracks)")  # fmt: skip
+    if not args.no_import and home is not None:
+        files = root / "import"
+        write_import_files(files, N_IMPORT, random.Random(11))
+        import_argv = orch_argv(home, "wo", "import", str(files), "--project", "p0")
+        imported = measure(import_argv, 1, warm_up=False)
+        reimported = measure(import_argv, 1, warm_up=False)
+        verdict = "ok" if imported.median <= TARGET_IMPORT_S else "MISSED"
+        missed |= imported.median > TARGET_IMPORT_S
+        print(f"\norch wo import ({N_IMPORT} new files, last home): {imported.median:.2f} s "
+              f"(target {TARGET_IMPORT_S:.0f} s: {verdict}); again, all unchanged: "
+              f"{reimported.median:.2f} s")  # fmt: skip
+    if args.profile and home is not None and track is not None:
         profile(home, track)
     if args.dir is None:
         shutil.rmtree(root, ignore_errors=True)

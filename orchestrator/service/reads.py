@@ -81,8 +81,7 @@ def wo_list(
     status = wo_filters(store, project, status)
     if track is None:
         return store.list_work_orders(project=project, status=status)
-    unique = {r["id"]: r for _, rows in wo_sections(store, track, status) for r in rows}
-    return sorted(unique.values(), key=lambda r: (r["priority"], r["id"]))
+    return store.subtree_work_orders(track, status)
 
 
 def wo_show(store: SQLiteStore, wo_id: str) -> dict[str, Any]:

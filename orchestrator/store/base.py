@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +12,14 @@ from sqlmodel import Session
 
 from orchestrator.store.db import read_session, write_session
 from orchestrator.store.tables import EventRow
+
+
+def sqlite_of(session: Session) -> sqlite3.Connection:
+    """The session's own sqlite3 connection, for the statements written for SQLite alone
+    (``read_queries``, planning): they skip SQLAlchemy's compilation."""
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver
 
 
 class StoreBase:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, or_
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
-from orchestrator.store.base import StoreBase
+from orchestrator.store.base import StoreBase, sqlite_of
 from orchestrator.store.tables import DirectiveRow, TrackRow, WOTrackRow
 
 #: WO statuses that may still be started (dependencies permitting).
@@ -104,14 +103,6 @@ class TrackWork:
     waiting: dict[str, list[str]]
 
 
-def _sqlite(session: Session) -> sqlite3.Connection:
-    """The session's own sqlite3 connection: planning's statements are SQLite's (JSON lists,
-    INDEXED BY) and run many times per round, so they skip SQLAlchemy's compilation."""
-    driver = session.connection().connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
-    return driver
-
-
 def _first_startable(cursor: Any, track_id: str, shown: int) -> list[str]:
     """The track's first ``shown`` startable WO ids: the first of each startable status,
     merged by (priority, id)."""
@@ -145,7 +136,7 @@ class PlanningQueries(StoreBase):
             tracks = list(session.exec(query))
             if not tracks:
                 return []
-            cursor = _sqlite(session).cursor()
+            cursor = sqlite_of(session).cursor()
             try:
                 tracks_json = json.dumps([t.id for t in tracks])
                 by_status: dict[str, dict[str, int]] = {}
@@ -193,7 +184,7 @@ class PlanningQueries(StoreBase):
             return set()
         with self.reading() as session:
             rows = (
-                _sqlite(session)
+                sqlite_of(session)
                 .execute(_STARTABLE_AMONG_SQL, (track_id, json.dumps(wo_ids), STARTABLE_JSON))
                 .fetchall()
             )

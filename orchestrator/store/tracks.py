@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func
-from sqlmodel import Session, col, select
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from orchestrator.domain.errors import NotFoundError, ValidationError
 from orchestrator.domain.ids import validate_slug
 from orchestrator.domain.lifecycle import TrackStatus, check_transition
-from orchestrator.store.base import StoreBase
+from orchestrator.store import read_queries
+from orchestrator.store.base import StoreBase, sqlite_of
 from orchestrator.store.tables import ProjectRow, TrackRow, WorkOrderRow, WOTrackRow, utcnow
 
 BRANCH_PREFIX = "tracks/"
@@ -112,48 +113,13 @@ class TrackQueries(StoreBase):
     ) -> list[dict[str, Any]]:
         """Rows for ``track list``, with WO counts, parents before their sub-tracks."""
         with self.reading() as session:
-            counts = select(
-                WOTrackRow.track_id,
-                func.count().label("wo_count"),
-                func.sum(case((col(WorkOrderRow.status) == "done", 1), else_=0)).label("done"),
-            ).join(WorkOrderRow, col(WorkOrderRow.id) == col(WOTrackRow.wo_id))
-            count_map = {
-                tid: (n, int(done or 0))
-                for tid, n, done in session.exec(counts.group_by(WOTrackRow.track_id))
-            }
-            query = select(TrackRow)
-            if project is not None:
-                query = query.where(TrackRow.project_id == project)
-            if status is not None:
-                query = query.where(TrackRow.status == status)
-            if track_type is not None:
-                query = query.where(TrackRow.type == track_type)
-            rows = list(
-                session.exec(
-                    query.order_by(
-                        col(TrackRow.project_id), col(TrackRow.priority), col(TrackRow.id)
-                    )
-                )
-            )
-        return [
-            {
-                "id": r.id,
-                "project": r.project_id,
-                "name": r.name,
-                "type": r.type,
-                "status": r.status,
-                "priority": r.priority,
-                "weight": r.weight,
-                "parent": r.parent_track_id,
-                "branch": r.branch,
-                "worktree": r.worktree_path,
-                "wo_count": count_map.get(r.id, (0, 0))[0],
-                "done_count": count_map.get(r.id, (0, 0))[1],
-                "blocked_reason": r.blocked_reason,
-                "depth": depth,
-            }
-            for r, depth in tree_order(rows)
-        ]
+            return read_queries.track_list(sqlite_of(session), project, status, track_type)
+
+    def subtree_work_orders(self, track_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        """``wo list --track``: the WOs of a track and its sub-tracks, each once."""
+        with self.reading() as session:
+            self.get_track_row(session, track_id)
+            return list(read_queries.track_wos(sqlite_of(session), track_id, status))
 
     def track_counts(self, project: str | None = None) -> dict[str, int]:
         with self.reading() as session:
@@ -260,21 +226,3 @@ class TrackQueries(StoreBase):
                     wo_ids=wo_ids,
                 )
         return changed
-
-
-def tree_order(rows: list[TrackRow]) -> list[tuple[TrackRow, int]]:
-    """(track, depth) with each parent followed by its sub-tracks, input order kept."""
-    ids = {r.id for r in rows}
-    children: dict[str | None, list[TrackRow]] = {}
-    for r in rows:
-        parent = r.parent_track_id if r.parent_track_id in ids else None
-        children.setdefault(parent, []).append(r)
-    ordered: list[tuple[TrackRow, int]] = []
-
-    def visit(parent: str | None, depth: int) -> None:
-        for child in children.get(parent, []):
-            ordered.append((child, depth))
-            visit(child.id, depth + 1)
-
-    visit(None, 0)
-    return ordered

@@ -1,0 +1,232 @@
+"""The read side of the store for the read commands: one prepared statement each, stdlib only.
+
+``orch status --json``, ``orch wo list --track T --json`` and ``orch track list --json`` are
+run from a second shell while the daemon works; they should cost little more than starting
+Python. So this module imports nothing but ``sqlite3`` and ``json`` (no SQLAlchemy, SQLModel
+or pydantic), asks SQLite for each command's rows in one statement (counts come from the
+trigger-kept ``track_wo_counts``), and yields plain rows in the ``--json`` shapes of
+DESIGN.md. ``SQLiteStore`` answers ``list_tracks`` and a track's WO list through the same
+functions, so there is one owner of these queries.
+
+A state this module does not describe in full (open experiments, parked work, a schema
+older than the code) answers :class:`NotHere`; the caller then takes the full store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+#: The schema these statements are written for (``sqlite_store.HEAD_REVISION``).
+SCHEMA_REVISION = "0004"
+#: Experiment statuses ``orch status`` lists (``domain.experiment.OPEN_EXPERIMENT_STATUSES``).
+OPEN_EXPERIMENTS = ("running", "evaluating", "deciding")
+
+
+class NotHere(Exception):
+    """This read cannot be answered here; the full store can (and reports any error)."""
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """A read-only connection to an up-to-date state DB, or NotHere."""
+    if not db_path.is_file():
+        raise NotHere("no state DB")
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60.0)
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error as exc:
+        raise NotHere(str(exc)) from None
+    if revision is None or revision[0] != SCHEMA_REVISION:
+        conn.close()
+        raise NotHere("schema needs an upgrade")
+    return conn
+
+
+# ------------------------------------------------------------------------------ tracks
+
+_TRACKS_SQL = """
+SELECT t.id, t.project_id, t.name, t.type, t.status, t.priority, t.weight, t.parent_track_id,
+       t.branch, t.worktree_path,
+       (SELECT coalesce(sum(c.n), 0) FROM track_wo_counts AS c WHERE c.track_id = t.id),
+       (SELECT coalesce(sum(c.n), 0) FROM track_wo_counts AS c
+        WHERE c.track_id = t.id AND c.status = 'done'),
+       t.blocked_reason
+FROM tracks AS t
+WHERE (:project IS NULL OR t.project_id = :project)
+  AND (:status IS NULL OR t.status = :status)
+  AND (:type IS NULL OR t.type = :type)
+ORDER BY t.project_id, t.priority, t.id"""
+
+
+def track_list(
+    conn: sqlite3.Connection,
+    project: str | None = None,
+    status: str | None = None,
+    track_type: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows for ``track list``, with WO counts, parents before their sub-tracks."""
+    rows = conn.execute(_TRACKS_SQL, {"project": project, "status": status, "type": track_type})
+    tracks = [
+        {
+            "id": tid,
+            "project": project_id,
+            "name": name,
+            "type": kind,
+            "status": state,
+            "priority": priority,
+            "weight": weight,
+            "parent": parent,
+            "branch": branch,
+            "worktree": worktree,
+            "wo_count": total,
+            "done_count": done,
+            "blocked_reason": blocked,
+        }
+        for (tid, project_id, name, kind, state, priority, weight, parent, branch, worktree,
+             total, done, blocked) in rows
+    ]  # fmt: skip
+    return [{**track, "depth": depth} for track, depth in tree_order(tracks)]
+
+
+def tree_order(tracks: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """(track, depth) with each parent followed by its sub-tracks, input order kept."""
+    ids = {t["id"] for t in tracks}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for track in tracks:
+        parent = track["parent"] if track["parent"] in ids else None
+        children.setdefault(parent, []).append(track)
+    ordered: list[tuple[dict[str, Any], int]] = []
+
+    def visit(parent: str | None, depth: int) -> None:
+        for child in children.get(parent, []):
+            ordered.append((child, depth))
+            visit(child["id"], depth + 1)
+
+    visit(None, 0)
+    return ordered
+
+
+# ----------------------------------------------------------------------- work orders
+
+_TRACK_WOS_SQL = """
+WITH RECURSIVE subtree (id) AS (
+    SELECT id FROM tracks WHERE id = :track
+    UNION
+    SELECT t.id FROM tracks AS t JOIN subtree ON t.parent_track_id = subtree.id
+)
+SELECT w.id, w.project_id, w.title, w.status, w.priority, w.tags,
+       (SELECT json_group_array(depends_on_id) FROM (
+            SELECT depends_on_id FROM wo_dependencies WHERE wo_id = w.id
+            ORDER BY depends_on_id)),
+       (SELECT json_group_array(track_id) FROM (
+            SELECT track_id FROM wo_tracks WHERE wo_id = w.id ORDER BY track_id))
+FROM work_orders AS w
+WHERE w.id IN (SELECT wo_id FROM wo_tracks WHERE track_id IN (SELECT id FROM subtree))
+  AND (:status IS NULL OR w.status = :status)
+ORDER BY w.priority, w.id"""
+
+
+def track_wos(
+    conn: sqlite3.Connection, track: str, status: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """``wo list --track``: the WOs of a track and its sub-tracks, each once, by priority
+    then id (NotHere for an unknown track: the full store names the error)."""
+    empty = True
+    for wo_id, project, title, state, priority, tags, deps, tracks in conn.execute(
+        _TRACK_WOS_SQL, {"track": track, "status": status}
+    ):
+        empty = False
+        yield {
+            "id": wo_id,
+            "project": project,
+            "title": title,
+            "status": state,
+            "priority": priority,
+            "tags": json.loads(tags),
+            "depends_on": json.loads(deps),
+            "tracks": json.loads(tracks),
+        }
+    if empty and conn.execute("SELECT 1 FROM tracks WHERE id = ?", (track,)).fetchone() is None:
+        raise NotHere(f"unknown track {track!r}")
+
+
+# ---------------------------------------------------------------------------- status
+
+_STATUS_SQL = f"""
+SELECT json_object(
+    'projects', (
+        SELECT json_group_array(json_object(
+            'id', p.id, 'path', p.path, 'base_branch', p.base_branch,
+            'tracks', (SELECT json_group_object(status, n) FROM (
+                SELECT status, count(*) AS n FROM tracks WHERE project_id = p.id
+                GROUP BY status)),
+            'work_orders', (SELECT json_group_object(status, n) FROM (
+                SELECT status, count(*) AS n FROM work_orders WHERE project_id = p.id
+                GROUP BY status))))
+        FROM (SELECT * FROM projects ORDER BY id) AS p),
+    'tracks', (SELECT json_group_object(status, n) FROM (
+        SELECT status, count(*) AS n FROM tracks GROUP BY status)),
+    'work_orders', (SELECT json_group_object(status, n) FROM (
+        SELECT status, count(*) AS n FROM work_orders GROUP BY status)),
+    -- REAL through printf: json_object would round a cost to 15 digits.
+    'runs', (SELECT json_group_array(json_object(
+            'id', id, 'role', role, 'track', track_id, 'wo', wo_id, 'session_id', session_id,
+            'cost_usd', json(printf('%!.17g', cost_usd)), 'started_at', started_at))
+        FROM (SELECT * FROM agent_runs WHERE status = 'running' ORDER BY started_at)),
+    'directive', (SELECT json_object('weights', json(weights), 'reason', reason)
+        FROM directives ORDER BY id DESC LIMIT 1),
+    'lease', (SELECT json_object('pid', pid, 'hostname', hostname, 'expires_at', expires_at)
+        FROM daemon_lease WHERE id = 1),
+    'open_experiments', (SELECT count(*) FROM experiments
+        WHERE status IN {OPEN_EXPERIMENTS!r}),
+    'parks', (SELECT count(*) FROM events WHERE kind = 'parked' AND id > coalesce(
+        (SELECT max(id) FROM events WHERE kind = 'daemon_started'), 0)))"""
+
+
+def status(conn: sqlite3.Connection) -> dict[str, Any]:
+    """``orch status --json`` (NotHere while experiments are open or work is parked: their
+    lines are built by the domain)."""
+    (text,) = conn.execute(_STATUS_SQL).fetchone()
+    found = json.loads(text)
+    if found.pop("open_experiments") or found.pop("parks"):
+        raise NotHere("experiments or parks to describe")
+    lease = found.pop("lease")
+    live = lease is not None and _lease_live(lease)
+    for run in found["runs"]:
+        run["started_at"] = _aware(run["started_at"]).isoformat()
+    return {
+        "daemon": {"running": live, "pid": lease["pid"] if live else None},
+        "projects": found["projects"],
+        "tracks": found["tracks"],
+        "work_orders": found["work_orders"],
+        "runs": found["runs"],
+        "experiments": [],
+        "directive": found["directive"],
+        "parked": [],
+    }
+
+
+def _aware(stored: str) -> datetime:
+    """A stored timestamp (UTC, as SQLAlchemy writes it) as an aware datetime."""
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
+
+
+def _lease_live(lease: dict[str, Any]) -> bool:
+    """As ``store.lease.lease_is_live``: unexpired, and its process alive if on this host."""
+    if _aware(lease["expires_at"]) <= datetime.now(UTC):
+        return False
+    if lease["hostname"] != socket.gethostname():
+        return True
+    try:
+        os.kill(lease["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
