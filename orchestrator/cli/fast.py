@@ -25,7 +25,7 @@ from typing import Any
 
 #: sha256 of ``config.render_default_config()``: a home whose config is byte for byte the
 #: default needs no validation (tests/unit/test_cli_fast.py keeps this in step).
-DEFAULT_CONFIG_SHA256 = "c7150b4852176f1e493db12b42cc0f1dd7e491c3c1f758c06826ec3e4c783225"
+DEFAULT_CONFIG_SHA256 = "076960626a8b249f36cd3306b4f3d5b4361df47f1ab3ff15b2b0ef3d223f2ce7"
 CONFIG_RELPATH = Path("config") / "orchestrator.toml"
 
 
