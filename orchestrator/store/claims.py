@@ -11,12 +11,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.roles import Role
-from orchestrator.store.tables import AgentRunRow, WorkOrderRow, utcnow
+from orchestrator.store.retries import RETRY_EVENT
+from orchestrator.store.tables import AgentRunRow, EventRow, WorkOrderRow, utcnow
 from orchestrator.store.work_orders import WorkOrderQueries
 
 #: A parked run (waiting out a rate limit) still owns its WO.
@@ -264,14 +266,20 @@ class ClaimQueries(WorkOrderQueries):
             ).first()
 
     def wo_cost(self, wo_id: str) -> float:
-        """What every worker run of a WO has cost so far (its per-WO cap counts this)."""
+        """What the worker runs of a WO have cost since it was last retried (or ever): its
+        per-WO cap counts this, so `orch wo retry` gives a fresh cost budget too."""
         with self.reading() as session:
-            runs = session.exec(
-                select(AgentRunRow.cost_usd).where(
-                    AgentRunRow.wo_id == wo_id, AgentRunRow.role == Role.WORKER.value
+            retried = session.exec(
+                select(func.max(EventRow.at)).where(
+                    EventRow.kind == RETRY_EVENT, EventRow.subject_id == wo_id
                 )
+            ).one()
+            query = select(AgentRunRow.cost_usd).where(
+                AgentRunRow.wo_id == wo_id, AgentRunRow.role == Role.WORKER.value
             )
-            return float(sum(runs))
+            if retried is not None:
+                query = query.where(AgentRunRow.started_at >= retried)
+            return float(sum(session.exec(query)))
 
     def cost_since(self, since: Any) -> float:
         with self.reading() as session:

@@ -29,7 +29,7 @@ from orchestrator.store.work_orders import WorkOrderQueries
 
 #: WO statuses a retry takes back to ready.
 RETRYABLE_WO_STATUSES = frozenset({WOStatus.FAILED, WOStatus.BLOCKED})
-#: The journal event of a retry (``retry_pending`` looks for it).
+#: The journal event of a retry (``retry_pending`` and ``wo_cost`` look for it).
 RETRY_EVENT = "wo_retried"
 
 

@@ -21,6 +21,7 @@ from tests.integration.daemon_kit import (
     by_role,
     open_home,
     payload_of,
+    replace_settings,
     run_fake,
     simple_worker,
 )
@@ -185,3 +186,25 @@ async def test_a_parent_waits_for_its_sub_tracks(home: Path, tmp_path: Path) -> 
     assert child.completed_at is not None and parent.completed_at is not None
     assert child.completed_at <= parent.completed_at
     assert h.wo(child_wo).status == "done"
+
+
+async def test_a_retry_gives_a_fresh_cost_budget_per_work_order(home: Path, tmp_path: Path) -> None:
+    h = open_home(home)
+    replace_settings(h, "limits", max_cost_per_wo_usd=0.05)
+    h.add_project("p", tmp_path / "repo")
+    (wo,) = h.add_track("p", "t", ["Costly"])
+
+    def spender(spec: SessionSpec) -> list[Step]:
+        return [
+            CallTool("report_result", {"status": "failed", "summary": "not yet"}),
+            Finish(cost_usd=0.04),
+        ]
+
+    await run_fake(h, by_role(worker=spender))
+    row = h.wo(wo)
+    assert row.status == "failed" and row.last_error is not None
+    assert "cost cap of $0.05 per work order reached" in row.last_error
+    orch(h, "wo", "retry", wo)
+    await run_fake(h, by_role())
+    # The cap counts from the retry: the WO ran again (it did not fail at once on the old cost).
+    assert h.wo(wo).status == "done"
