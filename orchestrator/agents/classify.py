@@ -9,6 +9,9 @@ synthetic assistant message (``model="<synthetic>"``, ``error`` one of ``rate_li
 (``retry_delay_ms``, sent when the CLI retries the request itself; see ``options``), or when
 the error text names one.
 
+``translate`` turns both into events (``ApiRetry``, ``RateLimitNotice``) and the runtime
+passes what they said on to ``classify_result``.
+
 Every failure is classified once, here, into an ``ErrorClass``; callers decide by the class
 (park the run, park the session, requeue, retry, or count a failed attempt), never by
 matching messages themselves.
@@ -135,8 +138,14 @@ def _transient_status(status: int) -> bool:
     return status in (408, 409, 429) or status >= 500
 
 
-def classify_result(result: Result, api_error_kind: str | None = None) -> AgentError | None:
-    """The error a finished session stands for, or None when it succeeded."""
+def classify_result(
+    result: Result, api_error_kind: str | None = None, retry_after_s: float | None = None
+) -> AgentError | None:
+    """The error a finished session stands for, or None when it succeeded.
+
+    ``retry_after_s``: what the server asked for, as the CLI's ``api_retry`` message or a
+    ``rate_limit_event`` told it; else the error text may name one.
+    """
     if not result.is_error:
         return None
     detail = "; ".join(result.errors) or result.text or result.subtype
@@ -154,7 +163,8 @@ def classify_result(result: Result, api_error_kind: str | None = None) -> AgentE
     if status in _AUTH_STATUSES or api_error_kind in _AUTH_KINDS or _NOT_LOGGED_IN in detail:
         return auth_error(detail, status)
     if status == 429 or api_error_kind == "rate_limit":
-        return RateLimitedError(message, retry_after_s=retry_after_from_text(detail))
+        wait = retry_after_s if retry_after_s is not None else retry_after_from_text(detail)
+        return RateLimitedError(message, retry_after_s=wait)
     if status is not None:
         if status >= 500:
             return OverloadedError(message)

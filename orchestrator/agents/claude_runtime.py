@@ -15,6 +15,7 @@ CLI behaviours this module is built around (bundled CLI 2.1.x, SDK 0.2.x):
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -31,7 +32,15 @@ from orchestrator.domain.errors import AgentError, TransientAgentError
 
 from .classify import classify_exception, classify_result
 from .environment import DEFAULT_PASSTHROUGH, redact_files
-from .events import AgentEvent, ApiError, Result, SessionStarted, Usage
+from .events import (
+    AgentEvent,
+    ApiError,
+    ApiRetry,
+    RateLimitNotice,
+    Result,
+    SessionStarted,
+    Usage,
+)
 from .guard import WritePolicy, write_denial
 from .limits import LimitName, LimitTracker
 from .options import (
@@ -103,7 +112,9 @@ class ClaudeRuntime:
         return frozenset(self._live)
 
     async def probe(self, env: Mapping[str, str]) -> None:
-        await probe_backend(self.cli.cli_path, {**self.cli.base_env, **env})
+        await probe_backend(
+            self.cli.cli_path, self.cli.env_passthrough, {**self.cli.base_env, **env}
+        )
 
     def options_for(
         self,
@@ -157,6 +168,8 @@ class ClaudeRun:
         self._result: Result | None = None
         self._interrupted = False
         self._api_error_kind: str | None = None
+        #: Seconds the server asked us to wait (an api_retry of a 429, a rate_limit_event).
+        self._retry_after_s: float | None = None
         self._stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL)
 
     # -- AgentRun ----------------------------------------------------------------------
@@ -292,6 +305,16 @@ class ClaudeRun:
             if isinstance(event, SessionStarted):
                 self._session_id = event.session_id
                 self._log.info("agent_session_started", session_id=event.session_id)
+            elif isinstance(event, ApiRetry):
+                if event.status == 429:
+                    self._retry_after_s = event.delay_s
+                self._log.warning("agent_api_retry", status=event.status, delay_s=event.delay_s)
+            elif isinstance(event, RateLimitNotice):
+                self._log.warning(
+                    "agent_rate_limit", status=event.status, resets_at=event.resets_at
+                )
+                if event.status == "rejected" and event.resets_at is not None:
+                    self._retry_after_s = max(event.resets_at - time.time(), 0.0)
             elif isinstance(event, ApiError):
                 self._api_error_kind = event.kind
                 self._log.warning("agent_api_error", kind=event.kind, text=event.text[:500])
@@ -313,7 +336,7 @@ class ClaudeRun:
         )
         if self._interrupted and result.is_error:
             return
-        error = classify_result(result, self._api_error_kind)
+        error = classify_result(result, self._api_error_kind, self._retry_after_s)
         if error is not None:
             self._error = error
             self._done = False  # raise after the Result has been yielded

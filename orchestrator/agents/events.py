@@ -74,6 +74,28 @@ class ApiError:
 
 
 @dataclass(frozen=True)
+class ApiRetry:
+    """The CLI retries a failed model request itself after ``delay_s`` (its ``api_retry``
+    message). For a 429 that delay is the server's ``retry-after`` (plus a little jitter):
+    the one place that header reaches us."""
+
+    delay_s: float
+    status: int | None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitNotice:
+    """The CLI's ``rate_limit_event`` (sent for claude.ai logins when the usage window's
+    state changes): ``status`` is ``allowed``, ``allowed_warning`` or ``rejected``;
+    ``resets_at`` a Unix time."""
+
+    status: str
+    resets_at: float | None = None
+    limit_type: str | None = None
+
+
+@dataclass(frozen=True)
 class Result:
     """The end of a session. ``is_error`` true is a failure whatever ``subtype`` says."""
 
@@ -93,4 +115,14 @@ class Result:
     errors: tuple[str, ...] = field(default_factory=tuple)
 
 
-AgentEvent = SessionStarted | Text | ToolCall | ToolResult | Usage | ApiError | Result
+AgentEvent = (
+    SessionStarted
+    | Text
+    | ToolCall
+    | ToolResult
+    | Usage
+    | ApiError
+    | ApiRetry
+    | RateLimitNotice
+    | Result
+)

@@ -82,6 +82,13 @@ class Fail:
 
 
 @dataclass(frozen=True)
+class Emit:
+    """Yield ``event`` as is: a CLI notice such as a ``RateLimitNotice``."""
+
+    event: AgentEvent
+
+
+@dataclass(frozen=True)
 class Hang:
     """Send nothing for ``seconds``: trips the idle watchdog unless interrupted."""
 
@@ -99,7 +106,7 @@ class Finish:
     api_error_status: int | None = None
 
 
-Step = Say | CallTool | Write | Spend | Fail | Hang | Finish
+Step = Say | CallTool | Write | Spend | Fail | Emit | Hang | Finish
 Scripts = Mapping[Role, Sequence[Step]] | Callable[[SessionSpec], Sequence[Step]]
 
 
@@ -279,6 +286,8 @@ class FakeRun:
                         Finish(text=str(step.error), is_error=True, api_error_status=status)
                     )
                 raise step.error
+        elif isinstance(step, Emit):
+            yield step.event
         elif isinstance(step, Hang):
             timeout, which = self._limits.next_wait()
             with anyio.move_on_after(min(step.seconds, timeout)) as scope:

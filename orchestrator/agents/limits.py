@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from orchestrator.domain.errors import AgentLimitError
 
-from .events import AgentEvent, ToolCall, ToolResult, Usage
+from .events import AgentEvent, ApiRetry, ToolCall, ToolResult, Usage
 
 DEFAULT_WALL_CLOCK_S = 3600.0
 DEFAULT_IDLE_S = 300.0
@@ -90,6 +90,8 @@ class LimitTracker:
         self._tools_running: set[str] = set()
         self.turns = 0
         self.cost_usd = 0.0
+        #: Silence the CLI announced (its api_retry delay): it sends nothing meanwhile.
+        self._announced_quiet_s = 0.0
 
     def is_new(self, event: Usage) -> bool:
         """False for the repeated usage of a response already counted."""
@@ -97,6 +99,7 @@ class LimitTracker:
 
     def observe(self, event: AgentEvent) -> None:
         """Account one event; raise ``AgentLimitError`` when a count limit is passed."""
+        self._announced_quiet_s = event.delay_s if isinstance(event, ApiRetry) else 0.0
         if isinstance(event, ToolCall):
             self._tools_running.add(event.id)
             return
@@ -131,10 +134,12 @@ class LimitTracker:
 
     @property
     def idle_s(self) -> float:
-        """The idle limit now: longer while a tool call is in flight."""
+        """The idle limit now: longer while a tool call is in flight or the CLI waits to
+        retry a request."""
+        idle = self.limits.idle_s + self._announced_quiet_s
         if self._tools_running:
-            return max(self.limits.idle_s, self.limits.tool_idle_s)
-        return self.limits.idle_s
+            return max(idle, self.limits.tool_idle_s)
+        return idle
 
     def expired(self, which: str) -> AgentLimitError:
         if which == LimitName.WALL_CLOCK:

@@ -1,11 +1,13 @@
 """The ``ClaudeAgentOptions`` of a session: tools, permissions, hooks, MCP server, env.
 
 Retries: the bundled CLI (2.1.x) retries 429/529/5xx on its own, ``CLAUDE_CODE_MAX_RETRIES``
-times (default 10, clamped to 15), silently and honouring ``Retry-After``. No message
-reaches the SDK while it waits, so an idle watchdog shorter than its backoff would trip and
-a rate limit would never be seen as one. We set it to 0 by default so that one policy
-(``retry.retrying``) owns backoff and parking. A cut stream is still retried once by the
-CLI, as a non-streaming request, whatever the setting.
+times (default 10, clamped to 15), honouring ``Retry-After``; before each wait it sends an
+``api_retry`` system message with the delay (for a 429, the server's ``retry-after``), and
+then nothing until the retry. We allow it one retry: that message is the only way the
+``retry-after`` header reaches us (with 0 it is lost), the idle watchdog stretches by the
+announced delay, and our policy (``retry.retrying``) owns everything after it: backoff,
+parking for the announced time, caps. A cut stream is also retried once by the CLI, as a
+non-streaming request, whatever the setting.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from .processes import DEFAULT_OWNER, marker_env
 from .protocol import SessionSpec
 
 #: Our retry policy owns retries; see the module docstring.
-DEFAULT_CLI_MAX_RETRIES = 0
+DEFAULT_CLI_MAX_RETRIES = 1
 #: Environment every CLI gets unless the caller overrides it.
 #: ``CLAUDE_CODE_SUBPROCESS_ENV_SCRUB`` makes the CLI strip the model credentials it was
 #: given from the environment of what it spawns (Bash, hooks, MCP servers).

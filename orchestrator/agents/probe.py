@@ -3,8 +3,9 @@
 Two checks, neither of which spends a model turn:
 
 1. ``claude auth status`` (bundled CLI 2.1.x): JSON with ``loggedIn`` and ``apiProvider``,
-   exit status 1 when nobody is logged in. Run with the environment the sessions get, so an
-   ``ANTHROPIC_API_KEY`` of the simulator counts as a login and the user's own does too.
+   exit status 1 when nobody is logged in. Run with the environment the sessions get (the
+   allow-listed part of ours plus theirs), so the simulator's ``ANTHROPIC_API_KEY`` counts
+   as a login, and so does the user's own where it is passed through.
 2. For the first-party API (ours or the simulator), one request to the free
    ``/v1/messages/count_tokens`` endpoint at ``ANTHROPIC_BASE_URL`` (default the public API):
    no answer at all means the backend cannot be reached; 401/403 to a key we sent means
@@ -18,14 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 import anyio
-import claude_agent_sdk
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from orchestrator.domain.errors import (
@@ -34,6 +33,7 @@ from orchestrator.domain.errors import (
 )
 
 from .classify import NOT_LOGGED_IN_LINE, auth_error
+from .environment import passthrough_env, real_cli_path
 
 DEFAULT_PUBLIC_API = "https://api.anthropic.com"
 #: ``auth status`` answers in well under a second; the HTTP check gets a few tries.
@@ -44,31 +44,24 @@ HTTP_RETRY_WAIT_S = 1.0
 _PROBE_MODEL = "claude-sonnet-4-5"
 
 
-def cli_executable(cli_path: str | Path | None) -> str:
-    """The CLI the SDK would start: the given path, the bundled one, or ``claude`` on PATH."""
-    if cli_path is not None:
-        return str(cli_path)
-    bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
-    if bundled.is_file():
-        return str(bundled)
-    found = shutil.which("claude")
-    if found is None:
-        raise BackendUnavailableError(
-            "Claude Code CLI not found: reinstall claude-agent-sdk, then `orch run`"
-        )
-    return found
-
-
-def probe_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment a session's CLI sees: ours, with the session's variables on top."""
-    env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
+def probe_env(passthrough: tuple[str, ...], extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment a session's CLI sees: the allow-listed part of ours, then the
+    session's variables (see ``options.cli_env``)."""
+    env = passthrough_env(passthrough, os.environ)
     env.update(extra)
     return env
 
 
-async def probe_backend(cli_path: str | Path | None, env: Mapping[str, str]) -> None:
+async def probe_backend(
+    cli_path: str | Path | None, passthrough: tuple[str, ...], env: Mapping[str, str]
+) -> None:
     """Raise the error that would park the run, or return when a session could start."""
-    status = await auth_status(cli_executable(cli_path), env)
+    try:
+        cli = real_cli_path(cli_path)
+    except FileNotFoundError as exc:
+        raise BackendUnavailableError(f"{exc}: reinstall it, then `orch run`") from None
+    full_env = probe_env(passthrough, env)
+    status = await auth_status(cli, full_env)
     if not status.get("loggedIn"):
         raise BackendUnavailableError(NOT_LOGGED_IN_LINE)
     if status.get("apiProvider", "firstParty") != "firstParty":
@@ -81,14 +74,14 @@ async def probe_backend(cli_path: str | Path | None, env: Mapping[str, str]) -> 
     )
     async for attempt in retrying:
         with attempt:
-            await anyio.to_thread.run_sync(check_reachable, env)
+            await anyio.to_thread.run_sync(check_reachable, full_env)
 
 
 async def auth_status(cli: str, env: Mapping[str, str]) -> dict[str, object]:
     """``claude auth status`` as a dict; ``{}`` (not logged in) when it says nothing useful."""
     try:
         with anyio.fail_after(AUTH_STATUS_TIMEOUT_S):
-            done = await anyio.run_process([cli, "auth", "status"], env=probe_env(env), check=False)
+            done = await anyio.run_process([cli, "auth", "status"], env=dict(env), check=False)
     except TimeoutError:
         raise BackendUnavailableError(
             f"`claude auth status` did not answer within {AUTH_STATUS_TIMEOUT_S:g}s"

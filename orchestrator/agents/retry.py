@@ -2,10 +2,10 @@
 
 Transient failures (5xx, 529, cut streams, a CLI that died) are retried with exponential
 backoff and jitter, stopped by an explicit count and a total backoff budget. A rate limit
-*parks* instead: the helper sleeps until the reset time (or a default park) without
-counting a failure, up to an overall park cap. When a cap is reached the last error is
-re-raised unchanged, so a caller can still tell a parked rate limit (put the work back
-in the queue) from a failure (fail the work).
+*parks* instead: the helper sleeps until the reset time the server gave (or a default
+park), plus jitter, without counting a failure; each park and all of them are capped.
+When a cap is reached the last error is re-raised unchanged, so a caller can still tell
+a parked rate limit (put the work back in the queue) from a failure (fail the work).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from orchestrator.domain.errors import AgentError, RateLimitedError, TransientAgentError
 
 T = TypeVar("T")
+ParkCallback = Callable[[float, RateLimitedError], Awaitable[None]]
 _log = structlog.get_logger(__name__)
 
 
@@ -67,6 +68,8 @@ class _Budget:
         self.backoff_total = 0.0
         self.park_total = 0.0
         self.last_error: AgentError | None = None
+        #: The rate limit the coming sleep parks for (None for a backoff).
+        self.parking: RateLimitedError | None = None
 
     def _error(self, state: RetryCallState) -> BaseException | None:
         return state.outcome.exception() if state.outcome is not None else None
@@ -78,7 +81,9 @@ class _Budget:
         p = self.policy
         if isinstance(error, RateLimitedError):
             wanted = error.retry_after_s if error.retry_after_s is not None else p.default_park_s
-            return min(max(wanted, 0.0), p.max_park_s)
+            # Jitter here too: sessions parked by one reset must not all return at once.
+            park_jitter: float = self.rng.uniform(0.0, p.jitter_s)
+            return min(max(wanted, 0.0) + park_jitter, p.max_park_s)
         self.failures += 1
         backoff = min(p.initial_backoff_s * 2.0 ** (self.failures - 1), p.max_backoff_s)
         jitter: float = self.rng.uniform(0.0, p.jitter_s)
@@ -99,6 +104,7 @@ class _Budget:
         if isinstance(error, RateLimitedError):
             self.parks += 1
             self.park_total += delay
+            self.parking = error
             self.log.warning("agent_parked", delay_s=round(delay, 2), error=str(error))
         else:
             self.backoff_total += delay
@@ -117,20 +123,29 @@ async def retrying(
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     rng: random.Random | None = None,
     log: Any = None,
+    on_park: ParkCallback | None = None,
 ) -> T:
     """Run ``attempt`` until it returns, retrying ``TransientAgentError`` per ``policy``.
 
     ``attempt`` gets an ``AttemptInfo`` (use it to resume the session the previous attempt
     started). Any other exception, and the last transient one when a cap is reached,
     propagates unchanged. ``sleep`` and ``rng`` are injectable for tests with a fake clock.
+    ``on_park(delay_s, error)`` is awaited before each rate-limit park (record it).
     """
     budget = _Budget(policy, rng or random.Random(), log or _log)
+
+    async def sleep_or_park(delay: float) -> None:
+        parking, budget.parking = budget.parking, None
+        if parking is not None and on_park is not None:
+            await on_park(delay, parking)
+        await sleep(delay)
+
     retryer = AsyncRetrying(
         retry=retry_if_exception_type(TransientAgentError),
         wait=budget.wait,
         stop=budget.stop,
         before_sleep=budget.before_sleep,
-        sleep=sleep,
+        sleep=sleep_or_park,
         reraise=True,
     )
     async for try_ in retryer:

@@ -13,7 +13,7 @@ from .classify import ResumeNotFoundError
 from .events import AgentEvent, Result, SessionStarted, Usage
 from .prompts import continue_prompt
 from .protocol import AgentRun, AgentRuntime, SessionSpec
-from .retry import DEFAULT_RETRY_POLICY, AttemptInfo, RetryPolicy, retrying
+from .retry import DEFAULT_RETRY_POLICY, AttemptInfo, ParkCallback, RetryPolicy, retrying
 
 _log = structlog.get_logger(__name__)
 
@@ -44,6 +44,7 @@ async def run_session(
     resume_prompt: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     rng: random.Random | None = None,
+    on_park: ParkCallback | None = None,
 ) -> SessionOutcome:
     """Run ``spec`` until it succeeds, retrying transient failures through ``retrying``.
 
@@ -52,7 +53,8 @@ async def run_session(
     done so far is kept; when the CLI no longer has the transcript it starts afresh with
     the original prompt. ``on_event`` sees every event of every attempt (persist the
     ``SessionStarted`` id at once); ``on_attempt`` gets each attempt's handle, e.g. to
-    ``interrupt()`` it. Errors are those of ``AgentRun`` after the policy gave up.
+    ``interrupt()`` it; ``on_park`` is awaited before each rate-limit park. Errors are those
+    of ``AgentRun`` after the policy gave up.
     """
     log = _log.bind(run_id=spec.run_id, role=spec.role.value, **dict(spec.labels))
     session_id = spec.resume
@@ -102,7 +104,7 @@ async def run_session(
             session_id = None
             return await one(replace(spec, resume=None))
 
-    run = await retrying(attempt, policy=policy, sleep=sleep, rng=rng, log=log)
+    run = await retrying(attempt, policy=policy, sleep=sleep, rng=rng, log=log, on_park=on_park)
     return SessionOutcome(
         result=run.result,
         session_id=run.session_id or session_id,

@@ -7,6 +7,7 @@ from typing import Any
 from claude_agent_sdk import (
     AssistantMessage,
     Message,
+    RateLimitEvent,
     ResultMessage,
     SystemMessage,
     TextBlock,
@@ -15,7 +16,18 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from .events import AgentEvent, ApiError, Result, SessionStarted, Text, ToolCall, ToolResult, Usage
+from .events import (
+    AgentEvent,
+    ApiError,
+    ApiRetry,
+    RateLimitNotice,
+    Result,
+    SessionStarted,
+    Text,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from .limits import estimate_cost_usd
 
 
@@ -93,6 +105,17 @@ def result_event(message: ResultMessage) -> Result:
     )
 
 
+def _api_retry(data: dict[str, Any]) -> ApiRetry:
+    delay_ms = data.get("retry_delay_ms")
+    status = data.get("error_status")
+    kind = data.get("error")
+    return ApiRetry(
+        delay_s=max(float(delay_ms), 0.0) / 1000.0 if isinstance(delay_ms, int | float) else 0.0,
+        status=status if isinstance(status, int) else None,
+        kind=kind if isinstance(kind, str) else None,
+    )
+
+
 def translate(message: Message) -> list[AgentEvent]:
     """The events one SDK message stands for (often none: hooks, tasks, stream events)."""
     if isinstance(message, SystemMessage):
@@ -100,7 +123,13 @@ def translate(message: Message) -> list[AgentEvent]:
             session_id = message.data.get("session_id")
             if isinstance(session_id, str) and session_id:
                 return [SessionStarted(session_id)]
+        if message.subtype == "api_retry":
+            return [_api_retry(message.data)]
         return []
+    if isinstance(message, RateLimitEvent):
+        info = message.rate_limit_info
+        resets = float(info.resets_at) if info.resets_at is not None else None
+        return [RateLimitNotice(str(info.status), resets, info.rate_limit_type)]
     if isinstance(message, AssistantMessage):
         return _assistant_events(message)
     if isinstance(message, UserMessage):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,12 @@ class DaemonContext:
     stop_reason: str | None = None
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     log: Any = None
+    #: Until then no new session starts (the usage limit is near: ``allowed_warning``).
+    new_sessions_held_until: datetime | None = None
+
+    def new_sessions_held(self, now: datetime | None = None) -> bool:
+        until = self.new_sessions_held_until
+        return until is not None and (now or datetime.now(UTC)) < until
 
     def config_dir(self, run_id: str) -> Path | None:
         """A CLAUDE_CONFIG_DIR per session with the simulator; the user's own with Claude."""

@@ -11,18 +11,27 @@ import re
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from orchestrator.agents.events import AgentEvent, Result, SessionStarted, Usage
+from orchestrator.agents.events import (
+    AgentEvent,
+    RateLimitNotice,
+    Result,
+    SessionStarted,
+    Usage,
+)
 from orchestrator.agents.limits import Limits
 from orchestrator.agents.prompts import system_prompt, user_prompt
 from orchestrator.agents.protocol import AgentRun, SessionSpec, ToolHandler
 from orchestrator.agents.runner import run_session
 from orchestrator.daemon.context import DaemonContext
+from orchestrator.domain.errors import RateLimitedError
+from orchestrator.domain.parking import Park, ParkScope
 from orchestrator.domain.roles import Role
 from orchestrator.store.session_store import SQLiteSessionStore
 
@@ -148,8 +157,33 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
     def on_attempt(run: AgentRun) -> None:
         ctx.live[run_id] = run
 
+    async def on_park(delay_s: float, error: RateLimitedError) -> None:
+        now = datetime.now(UTC)
+        park = Park(
+            ParkScope.SESSION,
+            run_id,
+            f"rate limited: {error}"[:500],
+            now,
+            until=now + timedelta(seconds=delay_s),
+            delay_s=round(delay_s, 3),
+            track_id=spec.labels.get("track_id"),
+            wo_id=spec.labels.get("wo_id"),
+        )
+        await anyio.to_thread.run_sync(store.record_park, park)
+
+    async def on_event_or_notice(event: AgentEvent) -> None:
+        if isinstance(event, RateLimitNotice):
+            await _hold_for(ctx, event)
+        await on_event(event)
+
     try:
-        outcome = await run_session(ctx.runtime, spec, on_event=on_event, on_attempt=on_attempt)
+        outcome = await run_session(
+            ctx.runtime,
+            spec,
+            on_event=on_event_or_notice,
+            on_attempt=on_attempt,
+            on_park=on_park,
+        )
     except BaseException:
         # Cut off (a limit, an error, a stop): what it spent still counts against the
         # per-WO cap and the run's budget.
@@ -171,3 +205,30 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
         cost_usd=outcome.cost_usd,
         interrupted=outcome.interrupted,
     )
+
+
+async def _hold_for(ctx: DaemonContext, notice: RateLimitNotice) -> None:
+    """Near the usage limit (``allowed_warning``): no new session starts until the reset.
+
+    Sessions already running go on; a ``rejected`` limit parks its session through the
+    retry policy instead (``classify`` takes the reset time as the retry-after).
+    """
+    if notice.status != "allowed_warning" or notice.resets_at is None:
+        return
+    until = datetime.fromtimestamp(notice.resets_at, UTC)
+    held = ctx.new_sessions_held_until
+    if held is not None and held >= until:
+        return
+    ctx.new_sessions_held_until = until
+    now = datetime.now(UTC)
+    reason = f"usage limit near ({notice.limit_type or 'unknown window'}): no new sessions"
+    park = Park(
+        ParkScope.NEW_SESSIONS,
+        ctx.daemon_id,
+        reason,
+        now,
+        until=until,
+        delay_s=round(max((until - now).total_seconds(), 0.0), 3),
+    )
+    ctx.log.warning("new_sessions_held", until=until.isoformat(), reason=reason)
+    await anyio.to_thread.run_sync(ctx.store.record_park, park)

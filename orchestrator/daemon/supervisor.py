@@ -197,20 +197,24 @@ class Supervisor:
             await self._check_limits()
             if ctx.stop_reason is not None:
                 break
+            held = ctx.new_sessions_held()
             # The global agent is a session like any other: it waits for a free slot.
             if (
                 self.state.global_wanted
                 and not self.state.global_running
+                and not held
                 and self._in_use() < ctx.options.max_agents
             ):
                 reason, self.state.global_wanted = self.state.global_wanted, None
                 self.state.global_running = True
                 tg.start_soon(self._global_round, reason)
-            await self.organizer.poll(tg)
+            if not held:
+                await self.organizer.poll(tg)
             stepped = await self.experiments.round(self._spawner(tg))
             activated = await self._activate_ready_tracks()
-            started = await self._dispatch(tg) + stepped
-            busy = was_busy or self._busy()
+            started = (0 if held else await self._dispatch(tg)) + stepped
+            # Held work is waiting for the reset, not idle.
+            busy = was_busy or self._busy() or held
             if ctx.options.exit_when_idle and not (busy or started or activated):
                 self.request_stop("idle: no work left that can start")
                 break

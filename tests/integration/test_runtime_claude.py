@@ -28,9 +28,11 @@ from orchestrator.agents import (
     system_prompt,
     user_prompt,
 )
+from orchestrator.agents.events import ApiRetry
 from orchestrator.domain.errors import AgentLimitError, RateLimitedError, TransientAgentError
 from orchestrator.domain.roles import Role
 from orchestrator.sim import SimServer, sim_env
+from orchestrator.sim.handler import RETRY_AFTER_S
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -394,15 +396,22 @@ async def test_api_errors_are_yielded_then_classified(
 ) -> None:
     sim.set_faults(faults)
     events: list[AgentEvent] = []
-    with anyio.fail_after(60), pytest.raises(error):
+    with anyio.fail_after(60), pytest.raises(error) as raised:
         async with runtime.run(make_spec(Role.JUDGE, JUDGE_PAYLOAD, tmp_path)) as run:
             async for event in run:
                 events.append(event)
     result = events[-1]
     assert isinstance(result, Result) and result.is_error and result.api_error_status == status
     assert any(isinstance(e, ApiError) for e in events)
-    # Our default keeps the CLI from retrying on its own: one request per attempt.
-    assert sim.stats()["roles"]["judge"]["requests"] == 1
+    # Our default lets the CLI retry once on its own, announcing the delay first (for a 429,
+    # the server's retry-after, which then becomes the error's).
+    assert sim.stats()["roles"]["judge"]["requests"] == 2
+    (retry,) = [e for e in events if isinstance(e, ApiRetry)]
+    assert retry.status == status and retry.delay_s > 0
+    if status == 429:
+        assert isinstance(raised.value, RateLimitedError)
+        assert raised.value.retry_after_s == retry.delay_s
+        assert RETRY_AFTER_S <= retry.delay_s <= RETRY_AFTER_S * 1.25
 
 
 async def test_session_store_mirrors_and_feeds_a_resume_without_the_transcript(

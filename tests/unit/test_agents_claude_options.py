@@ -72,9 +72,10 @@ def test_env_limits_and_resume(tmp_path: Path) -> None:
     assert options.model == "claude-sonnet-4-5"
 
 
-def test_cli_retries_are_off_by_default(tmp_path: Path) -> None:
+def test_the_cli_retries_once_by_default(tmp_path: Path) -> None:
+    # One retry: its api_retry message is how the server's retry-after reaches us.
     env = ClaudeRuntime().options_for(_spec(tmp_path, Role.JUDGE), token="t").env
-    assert env["CLAUDE_CODE_MAX_RETRIES"] == "0"
+    assert env["CLAUDE_CODE_MAX_RETRIES"] == "1"
     env = (
         ClaudeRuntime(cli_max_retries=None).options_for(_spec(tmp_path, Role.JUDGE), token="t").env
     )

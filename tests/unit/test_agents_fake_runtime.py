@@ -247,7 +247,10 @@ async def test_run_session_parks_on_rate_limits(tmp_path: Path) -> None:
     fail = Fail(RateLimitedError("slow", retry_after_s=7), times=3)
     runtime = FakeRuntime({Role.GLOBAL: [fail, Finish()]})
     outcome = await run_session(
-        runtime, spec(tmp_path, Role.GLOBAL), policy=RetryPolicy(max_attempts=1), sleep=sleep
+        runtime,
+        spec(tmp_path, Role.GLOBAL),
+        policy=RetryPolicy(max_attempts=1, jitter_s=0),
+        sleep=sleep,
     )
     assert outcome.attempts == 4 and sleeps == [7, 7, 7]
 

@@ -73,6 +73,16 @@ def test_a_running_tool_gets_the_longer_idle_limit() -> None:
     assert tracker.next_wait() == (30, LimitName.IDLE)
 
 
+def test_an_announced_cli_retry_stretches_the_idle_limit_once() -> None:
+    from orchestrator.agents.events import ApiRetry
+
+    tracker = LimitTracker(Limits(wall_clock_s=10_000, idle_s=30))
+    tracker.observe(ApiRetry(delay_s=45.0, status=429, kind="rate_limit"))
+    assert tracker.next_wait() == (75, LimitName.IDLE)
+    tracker.observe(Usage(0.0, 1, 1, "m1"))
+    assert tracker.next_wait() == (30, LimitName.IDLE)
+
+
 def test_price_estimates() -> None:
     assert estimate_cost_usd("claude-opus-4-1", 1_000_000, 0) == 15.0
     assert estimate_cost_usd("claude-haiku-4-5", 0, 1_000_000) == 5.0

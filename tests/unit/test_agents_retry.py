@@ -130,7 +130,7 @@ async def test_a_single_park_is_capped() -> None:
 
 async def test_parking_has_an_overall_cap_and_reraises_the_rate_limit() -> None:
     clock = FakeClock()
-    policy = RetryPolicy(default_park_s=100, max_park_total_s=250)
+    policy = RetryPolicy(default_park_s=100, max_park_total_s=250, jitter_s=0)
     seen, attempt = scripted(*[RateLimitedError("still limited")] * 10)
     with pytest.raises(RateLimitedError):
         await retrying(attempt, policy=policy, sleep=clock.sleep)  # type: ignore[arg-type]
@@ -149,3 +149,32 @@ async def test_parks_and_failures_mix() -> None:
     assert await retrying(attempt, policy=NO_JITTER, sleep=clock.sleep) == "ok"  # type: ignore[arg-type]
     assert clock.sleeps == [2, 1, 4]
     assert seen[-1].failures == 2 and seen[-1].parks == 1
+
+
+async def test_parks_get_jitter_and_are_reported_before_the_sleep() -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(jitter_s=0.5, max_park_s=3.2)
+    _, attempt = scripted(
+        RateLimitedError("a", retry_after_s=1),
+        RateLimitedError("b", retry_after_s=5),
+        TransientAgentError("cut"),
+        "ok",
+    )
+    parks: list[tuple[float, str, int]] = []
+
+    async def on_park(delay: float, error: RateLimitedError) -> None:
+        parks.append((delay, str(error), len(clock.sleeps)))
+
+    await retrying(
+        attempt,
+        policy=policy,
+        sleep=clock.sleep,  # type: ignore[arg-type]
+        rng=random.Random(7),
+        on_park=on_park,
+    )
+    # Two parks reported (the backoff is not one), each before its own sleep.
+    assert [(error, before) for _, error, before in parks] == [("a", 0), ("b", 1)]
+    first, second = parks[0][0], parks[1][0]
+    assert clock.sleeps[:2] == [first, second]
+    assert 1 < first < 1.5, "retry-after plus jitter"
+    assert second == 3.2, "capped by max_park_s"

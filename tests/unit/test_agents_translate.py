@@ -162,3 +162,38 @@ def test_result_without_cost_or_usage() -> None:
 def test_stream_events_are_dropped() -> None:
     msg = StreamEvent(uuid="u", session_id=SID, event={"type": "ping"})
     assert translate(msg) == []
+
+
+def test_the_clis_retry_notice_and_rate_limit_event_become_events() -> None:
+    from claude_agent_sdk._internal.message_parser import parse_message
+
+    from orchestrator.agents.events import ApiRetry, RateLimitNotice
+
+    # Shapes as the bundled CLI 2.1.x writes them (api_retry captured against the simulator).
+    retry = parse_message(
+        {
+            "type": "system",
+            "subtype": "api_retry",
+            "attempt": 1,
+            "max_retries": 1,
+            "retry_delay_ms": 1117,
+            "error_status": 429,
+            "error": "rate_limit",
+            "session_id": "s",
+            "uuid": "u",
+        }
+    )
+    assert translate(retry) == [ApiRetry(delay_s=1.117, status=429, kind="rate_limit")]
+    event = parse_message(
+        {
+            "type": "rate_limit_event",
+            "rate_limit_info": {
+                "status": "allowed_warning",
+                "resetsAt": 1_900_000_000,
+                "rateLimitType": "five_hour",
+            },
+            "uuid": "u",
+            "session_id": "s",
+        }
+    )
+    assert translate(event) == [RateLimitNotice("allowed_warning", 1_900_000_000.0, "five_hour")]
