@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -80,8 +81,15 @@ async def probe_backend(
 async def auth_status(cli: str, env: Mapping[str, str]) -> dict[str, object]:
     """``claude auth status`` as a dict; ``{}`` (not logged in) when it says nothing useful."""
     try:
-        with anyio.fail_after(AUTH_STATUS_TIMEOUT_S):
-            done = await anyio.run_process([cli, "auth", "status"], env=dict(env), check=False)
+        # In a directory of its own: the CLI (CLAUDE_CODE_SUBPROCESS_ENV_SCRUB) plants empty
+        # placeholder files (.env, package.json, ...) in its working directory.
+        with (
+            tempfile.TemporaryDirectory(prefix="orch-probe-") as cwd,
+            anyio.fail_after(AUTH_STATUS_TIMEOUT_S),
+        ):
+            done = await anyio.run_process(
+                [cli, "auth", "status"], env=dict(env), cwd=cwd, check=False
+            )
     except TimeoutError:
         raise BackendUnavailableError(
             f"`claude auth status` did not answer within {AUTH_STATUS_TIMEOUT_S:g}s"

@@ -35,13 +35,19 @@ def _orch_run(home: Path, extra_env: dict[str, str]) -> subprocess.CompletedProc
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCH_", "ANTHROPIC_"))}
     env.update(ISOLATED_GIT_ENV)
     env.update({"ORCH_DAEMON_DISPATCH_INTERVAL_S": "0.2", **extra_env})
-    return subprocess.run(
+    cwd = home.parent / "cwd"
+    cwd.mkdir(exist_ok=True)
+    done = subprocess.run(
         [str(ORCH_SCRIPT), "--home", str(home), "run", "--exit-when-idle"],
         capture_output=True,
         text=True,
         env=env,
+        cwd=cwd,
         timeout=240,
     )
+    # The probe's CLI works in a directory of its own, never in the user's.
+    assert list(cwd.iterdir()) == []
+    return done
 
 
 def _attempts_and_runs(home: Path) -> tuple[dict[str, tuple[str, int]], int]:
