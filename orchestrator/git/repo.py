@@ -7,6 +7,7 @@ so callers hold one object per project.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -35,6 +36,24 @@ def is_git_repo(path: PathLike) -> bool:
         return False
     result = run_git(["rev-parse", "--is-inside-work-tree"], p, check=False)
     return result.ok and result.stdout.strip() == "true"
+
+
+#: Worktrees this process has checked (repository, path) -> the stat of their ``.git``
+#: file then. A worktree keeps that file for its life; removed, re-added or replaced by a
+#: plain directory, the stat differs or fails and the check runs again. It saves a
+#: ``git rev-parse`` per operation (several per WO).
+_VERIFIED_WORKTREES: dict[tuple[Path, Path], tuple[int, int, int, int]] = {}
+
+
+def _worktree_marker(path: Path) -> tuple[int, int, int, int] | None:
+    """Identity of ``path/.git`` when it is a file (a linked worktree's), else None."""
+    try:
+        st = (path / ".git").lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class GitRepo:
@@ -101,6 +120,10 @@ class GitRepo:
         every per-worktree operation goes through this check first.
         """
         p = Path(worktree).resolve()
+        marker = _worktree_marker(p)
+        key = (self.common_dir, p)
+        if marker is not None and _VERIFIED_WORKTREES.get(key) == marker:
+            return p
         if not p.is_dir():
             raise GitError(f"worktree {p} does not exist")
         result = self.git(
@@ -116,6 +139,8 @@ class GitRepo:
             raise GitError(f"{p} is not a git worktree")
         if Path(lines[0]).resolve() != p or Path(lines[1]).resolve() != self.common_dir:
             raise GitError(f"{p} is not a worktree of {self.path}")
+        if marker is not None:
+            _VERIFIED_WORKTREES[key] = marker
         return p
 
     # -- refs and commits -----------------------------------------------------------------

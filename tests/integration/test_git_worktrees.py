@@ -9,6 +9,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -267,3 +268,40 @@ def test_repo_lock_excludes_other_processes(repo: GitRepo) -> None:
         proc.wait(timeout=10)
     # The kernel released the dead holder's lock.
     assert slow.add_worktree(repo.path.parent / "w", "tracks/w", "main").branch == "tracks/w"
+
+
+class CountingRepo(GitRepo):
+    """A GitRepo that counts the git processes it starts."""
+
+    calls: list[tuple[str, ...]]
+
+    def git(self, *args: str, **kwargs: Any) -> Any:
+        self.calls.append(args)
+        return super().git(*args, **kwargs)
+
+
+def test_a_checked_worktree_is_not_checked_again(repo: GitRepo, workspaces: Path) -> None:
+    path = workspaces / "a"
+    repo.add_worktree(path, "tracks/a", "main")
+    counting = CountingRepo(repo.path)
+    counting.calls = []
+    assert counting.worktree_path(path) == path.resolve()
+    assert counting.worktree_path(path) == path.resolve()
+    counting.head(worktree=path)
+    assert [c[0] for c in counting.calls] == ["rev-parse"] * 2  # one check, then HEAD only
+
+
+def test_a_checked_worktree_replaced_by_a_plain_directory_is_refused(
+    repo: GitRepo, workspaces: Path
+) -> None:
+    """The check is what keeps git from acting on the main checkout from a plain directory
+    inside it; a worktree checked once and then replaced is checked again."""
+    inside = repo.path / "plain"
+    repo.add_worktree(inside, "tracks/a", "main")
+    assert repo.worktree_path(inside) == inside.resolve()
+    repo.remove_worktree(inside)
+    inside.mkdir()
+    with pytest.raises(GitError, match="not a worktree"):
+        repo.worktree_path(inside)
+    repo.add_worktree(workspaces / "b", "tracks/b", "main")
+    assert repo.worktree_path(workspaces / "b") == (workspaces / "b").resolve()
