@@ -390,6 +390,8 @@ def load_settings(home: Path, env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     path = home / CONFIG_RELPATH
     data: dict[str, Any] = {}
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path} is not a file")
     if path.is_file():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -32,6 +32,7 @@ def _settings(app_ctx: AppContext, backend: str | None) -> Settings:
 def _logging(settings: Settings) -> None:
     from orchestrator.log import configure_logging
 
+    make_directory(settings.logs_dir, "log directory")
     configure_logging(settings.logs_dir, settings.logging.level, settings.logging.secret_env_vars)
 
 

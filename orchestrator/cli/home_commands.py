@@ -25,12 +25,12 @@ def init(ctx: typer.Context) -> None:
         tmp = config_path.with_suffix(".toml.tmp")
         tmp.write_text(render_default_config(), encoding="utf-8")
         tmp.replace(config_path)
-    settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
+    make_directory(settings.workspaces_dir, "workspaces directory")
     gitignore = settings.workspaces_dir / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("*\n", encoding="utf-8")
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    make_directory(settings.logs_dir, "log directory")
+    make_directory(settings.reports_dir, "reports directory")
     from orchestrator.store.sqlite_store import SQLiteStore
 
     store = SQLiteStore.open(settings.db_path)

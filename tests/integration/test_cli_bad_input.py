@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    ORCH_SCRIPT,
     SAMPLES_DIR,
     OrchRunner,
     Result,
@@ -542,6 +545,55 @@ def test_malformed_input_is_one_line_and_changes_nothing(
     assert case.said in result.err, str(result)
     # Nothing written beside the DB either: no file, no directory.
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_the_real_console_script_agrees_with_the_table(bad: OrchRunner, tmp_path: Path) -> None:
+    """A sample of the table through the installed `orch` in real processes, started
+    together: the same status, the same one line (the table runs in-process for speed)."""
+    plain_file = tmp_path / "FILE"
+    plain_file.write_text("x\n")
+    sample = [c for c in MALFORMED if not c.config and "{port}" not in " ".join(c.argv)][::10]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    procs = []
+    for case in sample:
+        argv = [a.format(file=plain_file, tmp=tmp_path) for a in case.argv]
+        procs.append(
+            subprocess.Popen(
+                [str(ORCH_SCRIPT), "--home", str(bad.home), *argv],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**env, **case.env},
+            )
+        )
+    for case, proc in zip(sample, procs, strict=True):
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 2, (case.name, err)
+        assert len(err.splitlines()) == 1 and err.startswith("orch: error: "), (case.name, err)
+        assert case.said in err, (case.name, err)
+    assert len(sample) >= 8
+
+
+@pytest.mark.parametrize(
+    ("breakage", "said"),
+    [
+        ("config-is-a-directory", "orchestrator.toml is not a file"),
+        ("logs-is-a-file", "log directory"),
+        ("workspaces-is-a-file", "workspaces directory"),
+    ],
+)
+def test_a_broken_home_is_one_line(orch: OrchRunner, home: Path, breakage: str, said: str) -> None:
+    if breakage == "config-is-a-directory":
+        (home / "config" / "orchestrator.toml").unlink()
+        (home / "config" / "orchestrator.toml").mkdir()
+    elif breakage == "logs-is-a-file":
+        shutil.rmtree(home / "state" / "logs")
+        (home / "state" / "logs").write_text("")
+    else:
+        shutil.rmtree(home / "workspaces")
+        (home / "workspaces").write_text("")
+    result = orch.fails("init")
+    assert said in result.err
 
 
 def test_escape_codes_stored_before_the_rules_never_reach_the_terminal(
