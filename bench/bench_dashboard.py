@@ -76,7 +76,9 @@ def time_pages(home: Path, port: int, pages: Sequence[str], runs: int) -> None:
     settings = load_settings(home)
     with serving_beside(settings, "127.0.0.1", port, TOKEN, lambda _url: None):
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120
+        ) as client:
             _wait_up(client)
             for path in pages:
                 client.get(path).raise_for_status()  # warm-up
