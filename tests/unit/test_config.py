@@ -294,3 +294,16 @@ def test_cli_reports_a_bad_env_value_in_one_line(
     monkeypatch.setenv("ORCH_DAEMON_MAX_AGENTS", "many")
     result = orch.fails("status")
     assert "ORCH_DAEMON_MAX_AGENTS" in result.err
+
+
+def test_every_numeric_key_declares_its_range() -> None:
+    """A new int or float setting must say what it allows (``_key(..., Allowed(...))``)."""
+    from orchestrator.config import ANY
+
+    missing = [
+        f"{name}.{f.name}"
+        for name, cls in SECTIONS.items()
+        for f in dataclasses.fields(cls)
+        if str(f.type) in {"int", "float"} and f.metadata["allowed"] == ANY
+    ]
+    assert missing == []
