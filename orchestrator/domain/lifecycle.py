@@ -8,7 +8,10 @@ The track lifecycle is the one drawn in seeds/001 (Conductor)::
                              paused -> cancelled (not drawn: see below)
 
 A track that is *blocked* (for example by a merge conflict) is ``paused`` with a
-``blocked_reason``; ``failed`` is reached from ``paused``, as drawn.
+``blocked_reason``; ``failed`` is reached from ``paused``, as drawn (``orch track fail`` of
+an active track walks it through ``paused``). Every state is reached by a command: create
+(draft), ready, activate or the daemon (active), pause, resume, complete, archive, fail,
+cancel; tests/integration/test_cli_lifecycle.py walks them all.
 
 ``paused -> cancelled`` is our one addition: a losing experiment variant did not fail, and
 walking it through ``failed`` would write a failure into its history and the report. A
