@@ -57,8 +57,8 @@ def run(
     """Run the daemon in the foreground until --until, --budget, idleness or `orch stop`.
 
     Exit status: 0 when every work order it started is done (or back in line after a stop),
-    3 when work orders failed or tracks were blocked during the run (the last line names
-    them; the report says why), 2 for bad input.
+    3 when work orders failed or tracks were blocked during the run, or the run was parked
+    (the last line names them; the report says why), 2 for bad input.
     """
     import anyio
 

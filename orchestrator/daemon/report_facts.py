@@ -139,8 +139,12 @@ EXIT_NEEDS_ATTENTION = 3
 
 def run_exit_status(summary: dict[str, Any]) -> tuple[int, str]:
     """(exit status, what needs a human) for a finished run's summary: 0 and "" when every
-    WO it started is done (or back in line), 3 with the failed WOs and blocked tracks named."""
+    WO it started is done (or back in line), 3 with the failed WOs and blocked tracks named
+    (or the park of a run whose backend could not work)."""
     parts = []
+    if str(summary.get("stop_reason", "")).startswith("parked"):
+        # The backend could not work (no login, unreachable): nothing it was to start ran.
+        parts.append("run parked, see `orch status`")
     failed = sorted(summary.get("failures", {}))
     if failed:
         parts.append(f"failed: {', '.join(failed)}")

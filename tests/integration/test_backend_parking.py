@@ -68,6 +68,8 @@ def _assert_parked(
     assert "Traceback" not in done.stdout + done.stderr, done.stderr[-3000:]
     ended = [x for x in done.stdout.splitlines() if x.startswith("Run ended")]
     assert len(ended) == 1 and f"parked: {line}" in ended[0], done.stdout
+    assert done.returncode == 3, done.stdout  # cron can tell: nothing could run
+    assert "Needs attention (run parked, see `orch status`)" in done.stdout
     wos, runs = _attempts_and_runs(home)
     # Caught by the probe before dispatch: no session ran, no attempt was spent.
     assert runs == 0
