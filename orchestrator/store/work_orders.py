@@ -15,7 +15,8 @@ from orchestrator.domain.ids import format_wo_id, parse_wo_id
 from orchestrator.domain.lifecycle import WOStatus, check_transition
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.wo_graph import find_cycle
-from orchestrator.store.base import StoreBase
+from orchestrator.store import read_queries
+from orchestrator.store.base import StoreBase, sqlite_of
 from orchestrator.store.tables import (
     ProjectRow,
     WODependencyRow,
@@ -118,6 +119,9 @@ class WorkOrderQueries(StoreBase):
         status: str | None = None,
     ) -> list[dict[str, Any]]:
         """Rows for ``wo list`` (keys as documented in DESIGN.md), by priority then id."""
+        if track is None:
+            with self.reading() as session:
+                return read_queries.work_order_list(sqlite_of(session), project, status)
         with self.reading() as session:
             query = select(WorkOrderRow)
             if project is not None:
