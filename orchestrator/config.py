@@ -229,6 +229,20 @@ class AgentSettings:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    sandbox: bool = _key(
+        True,
+        "Run workers' Bash in Claude Code's sandbox and the check command under bubblewrap "
+        "(needs bubblewrap and socat). false runs them unconfined: set it only knowingly.",
+    )
+    allowed_domains: tuple[str, ...] = _key(
+        (),
+        "Domains sandboxed workers' Bash may reach (none: no network). Non-empty also gives "
+        "the check command the host's network.",
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = Path(".")
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
@@ -238,6 +252,7 @@ class Settings:
     experiments: ExperimentSettings = field(default_factory=ExperimentSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
     @property
     def state_dir(self) -> Path:
@@ -277,6 +292,7 @@ SECTIONS: dict[str, type[Any]] = {
     "experiments": ExperimentSettings,
     "logging": LoggingSettings,
     "agent": AgentSettings,
+    "worker": WorkerSettings,
 }
 
 

@@ -88,6 +88,8 @@ class ClaudeRuntime:
         on_process_ended: ProcessCallback | None = None,
         write_policy: WritePolicy = write_denial,
         env_passthrough: tuple[str, ...] = DEFAULT_PASSTHROUGH,
+        sandbox: bool = False,
+        allowed_domains: tuple[str, ...] = (),
     ) -> None:
         self.owner = owner
         self.cli = CliSettings(
@@ -98,6 +100,8 @@ class ClaudeRuntime:
             setting_sources=setting_sources,
             write_policy=write_policy,
             env_passthrough=env_passthrough,
+            sandbox=sandbox,
+            allowed_domains=allowed_domains,
         )
         self.kill_grace_s = kill_grace_s
         self.connect_timeout_s = connect_timeout_s

@@ -16,9 +16,9 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import ClaudeAgentOptions, SandboxSettings
 
 from orchestrator.domain.roles import MCP_SERVER_NAME, WORKER_BUILTIN_TOOLS, Role, allowed_tools
 
@@ -34,6 +34,7 @@ from .guard import GUARDED_TOOLS, WritePolicy, guard_hooks, write_denial
 from .mcp_tools import build_mcp_server
 from .processes import DEFAULT_OWNER, marker_env
 from .protocol import SessionSpec
+from .sandbox import cli_sandbox_settings
 
 #: Our retry policy owns retries; see the module docstring.
 DEFAULT_CLI_MAX_RETRIES = 1
@@ -60,6 +61,10 @@ class CliSettings:
     setting_sources: tuple[str, ...] = DEFAULT_SETTING_SOURCES
     #: Names (globs) of the daemon's environment an agent gets; nothing else reaches it.
     env_passthrough: tuple[str, ...] = DEFAULT_PASSTHROUGH
+    #: Workers' Bash runs in Claude Code's sandbox (``sandbox``); False: the user said so.
+    sandbox: bool = False
+    #: Domains sandboxed workers' Bash may reach (none by default).
+    allowed_domains: tuple[str, ...] = ()
     #: The worktree guard's decision (a parameter so a test can make it raise).
     write_policy: WritePolicy = write_denial
 
@@ -128,5 +133,11 @@ def session_options(
         # its last message, for the resume and for the summary a fresh session gets.
         session_store_flush="eager",
         # Through the launcher: the CLI gets env= and nothing else of the daemon's.
+        # Claude Code's own sandbox for workers' Bash (see ``sandbox`` for what it confines).
+        sandbox=(
+            cast(SandboxSettings, cli_sandbox_settings(cli.allowed_domains))
+            if role is Role.WORKER and cli.sandbox
+            else None
+        ),
         cli_path=str(launcher_for(real_cli_path(cli.cli_path))),
     )

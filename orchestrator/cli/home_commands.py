@@ -41,11 +41,13 @@ def init(ctx: typer.Context) -> None:
 
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Daemon state and counts by status, per project and per track."""
+    from orchestrator.daemon.sandboxing import sandbox_mode
     from orchestrator.service import reads
 
     app_ctx: AppContext = ctx.obj
     store = app_ctx.store
     summary = reads.status(store)
+    summary["sandbox"] = sandbox_mode(app_ctx.settings)
     if as_json:
         emit_json(summary)
         return
@@ -56,6 +58,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     console.print(
         f"daemon: {'running (pid ' + str(daemon['pid']) + ')' if daemon['running'] else 'stopped'}"
     )
+    console.print(f"worker sandbox: {summary['sandbox']}", markup=False)
     table = Table(title="Projects")
     for column in ("project", "tracks", "work orders"):
         table.add_column(column)

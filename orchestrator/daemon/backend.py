@@ -43,6 +43,8 @@ async def open_backend(settings: Settings, store: SQLiteStore) -> AsyncIterator[
         owner=settings.owner_id,
         on_process_started=_pid_recorder(store),  # type: ignore[arg-type]
         env_passthrough=passthrough,
+        sandbox=settings.worker.sandbox,
+        allowed_domains=settings.worker.allowed_domains,
     )
     if settings.model.backend != "sim":
         yield Backend(runtime=runtime, session_env={})

@@ -9,7 +9,8 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import anyio
 
 from orchestrator.agents.environment import passthrough_env
+from orchestrator.agents.sandbox import Confinement, bwrap_prefix, find_bwrap
+from orchestrator.config import Settings
 from orchestrator.domain.redaction import redact
 
 #: Characters of the check's output kept for the WO's failure note and the next attempt.
@@ -41,8 +44,26 @@ class CommandResult:
     timed_out: bool
 
 
+@dataclass(frozen=True)
+class CommandPolicy:
+    """How the daemon runs a command on agents' work: which variables it gets, and whether
+    it runs in the sandbox (``agents.sandbox``) and with the host's network."""
+
+    env_passthrough: tuple[str, ...] = ()
+    sandbox: bool = False
+    network: bool = False
+
+
+def command_policy(settings: Settings) -> CommandPolicy:
+    return CommandPolicy(
+        env_passthrough=settings.agent.env_passthrough,
+        sandbox=settings.worker.sandbox,
+        network=bool(settings.worker.allowed_domains),
+    )
+
+
 async def run_check(
-    command: str, cwd: Path, timeout_s: float, env_passthrough: Iterable[str]
+    command: str, cwd: Path, timeout_s: float, policy: CommandPolicy
 ) -> CheckResult:
     """Run ``command`` (the user's configured check, through the shell) in ``cwd``.
 
@@ -51,9 +72,7 @@ async def run_check(
     """
     if not command.strip():
         return CheckResult(passed=True, exit_code=0, output_tail="(no check command)")
-    result = await run_command(
-        command, cwd, timeout_s, merge_stderr=True, env_passthrough=env_passthrough
-    )
+    result = await run_command(command, cwd, timeout_s, merge_stderr=True, policy=policy)
     output = redact(result.stdout)
     if result.timed_out:
         return CheckResult(False, None, output + f"\n(check timed out after {timeout_s:g}s)", True)
@@ -67,18 +86,40 @@ async def run_command(
     *,
     merge_stderr: bool = False,
     env_extra: Mapping[str, str] | None = None,
-    env_passthrough: Iterable[str] = (),
+    policy: CommandPolicy = CommandPolicy(),
 ) -> CommandResult:
     """Run ``command`` through the shell in ``cwd``, in its own process group so that a
     timeout (or a cancel) ends everything it started, not only the shell.
 
-    The command gets the variables of the daemon's environment named in ``env_passthrough``
-    (globs), ``CI`` and ``env_extra``, nothing else: it is the project's code, run on the
-    agents' work, and must not see the daemon's secrets any more than the agents do."""
-    env = {**passthrough_env(env_passthrough, os.environ), "CI": os.environ.get("CI", "true")}
+    The command gets the variables of the daemon's environment named in the policy's
+    ``env_passthrough`` (globs), ``CI`` and ``env_extra``, nothing else: it is the project's
+    code, run on the agents' work, and must not see the daemon's secrets any more than the
+    agents do. With ``policy.sandbox`` it runs under bwrap: it may write only ``cwd`` and a
+    private /tmp, never ``cwd/.git``, and has no network unless ``policy.network``."""
+    env = {
+        **passthrough_env(policy.env_passthrough, os.environ),
+        "CI": os.environ.get("CI", "true"),
+    }
     env.update(env_extra or {})
+    with tempfile.TemporaryDirectory(prefix="orch-check-tmp-") as private_tmp:
+        argv: str | list[str] = command
+        if policy.sandbox:
+            confinement = Confinement(
+                writable=(cwd.resolve(),),
+                private_tmp=Path(private_tmp),
+                read_only=(cwd.resolve() / ".git",),
+                network=policy.network,
+                bwrap=find_bwrap(os.environ.get("PATH")),
+            )
+            argv = [*bwrap_prefix(confinement), "/bin/sh", "-c", command]
+        return await _run(argv, cwd, env, timeout_s, merge_stderr)
+
+
+async def _run(
+    argv: str | list[str], cwd: Path, env: dict[str, str], timeout_s: float, merge_stderr: bool
+) -> CommandResult:
     process = await anyio.open_process(
-        command,
+        argv,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,

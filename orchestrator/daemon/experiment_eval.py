@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 
 from orchestrator.agents.processes import marker_env
-from orchestrator.daemon.checks import run_command
+from orchestrator.daemon.checks import command_policy, run_command
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.workspace import ensure_track_worktree
 from orchestrator.domain.errors import IllegalTransitionError
@@ -50,7 +50,7 @@ async def one_run(
         worktree,
         experiment.eval_timeout_s,
         env_extra=marker,
-        env_passthrough=ctx.settings.agent.env_passthrough,
+        policy=command_policy(ctx.settings),
     )
     elapsed = time.monotonic() - started
     output = (result.stdout + ("\n" + result.stderr if result.stderr else ""))[-4000:]

@@ -106,6 +106,7 @@ def render_report(summary: dict[str, Any], tracks: list[dict[str, Any]]) -> str:
         f"- work orders done: {summary['work_orders']['done']}, "
         f"failed: {summary['work_orders']['failed']}",
         f"- agent sessions: {summary['runs']}; cost: ${summary['cost_usd']:.4f}",
+        f"- worker sandbox: {summary.get('sandbox') or 'not recorded'}",
         "",
         "## Tracks",
         "",
@@ -141,8 +142,12 @@ def render_report(summary: dict[str, Any], tracks: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(store: SQLiteStore, reports_dir: Path, since: datetime, reason: str) -> RunReport:
+def write_report(
+    store: SQLiteStore, reports_dir: Path, since: datetime, reason: str, sandbox: str = ""
+) -> RunReport:
+    """Write the run's report; ``sandbox`` says how workers were confined (``sandbox_mode``)."""
     summary = build_summary(store, since, reason)
+    summary["sandbox"] = sandbox
     text = render_report(summary, store.list_tracks())
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / f"run-{since:%Y%m%d-%H%M%S}.md"

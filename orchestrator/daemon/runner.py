@@ -22,6 +22,7 @@ from orchestrator.daemon.experiments import ExperimentPump
 from orchestrator.daemon.organizer import OrganizeOutcome, run_organizer
 from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.report import RunReport, write_report
+from orchestrator.daemon.sandboxing import require_sandbox, sandbox_mode
 from orchestrator.daemon.supervisor import Supervisor
 from orchestrator.daemon.worker_run import run_work_order
 from orchestrator.domain.organization import OrganizeMode
@@ -118,6 +119,7 @@ async def run_daemon(
 
     ``backend`` replaces the configured one (tests pass a ``FakeRuntime`` this way).
     """
+    require_sandbox(settings)
     opened = _given(backend) if backend is not None else open_backend(settings, store)
     async with opened as backend:
         ctx = _context(settings, store, options, backend)
@@ -133,7 +135,7 @@ async def run_daemon(
             finally:
                 tg.cancel_scope.cancel()
     return await anyio.to_thread.run_sync(
-        write_report, store, settings.reports_dir, started, reason
+        write_report, store, settings.reports_dir, started, reason, sandbox_mode(settings)
     )
 
 
@@ -160,6 +162,8 @@ async def run_recover(
     """
     import socket
 
+    if resume:
+        require_sandbox(settings)
     opened = _given(backend) if backend is not None else open_backend(settings, store)
     async with opened as backend:
         ctx = _context(settings, store, options, backend)
@@ -193,7 +197,12 @@ async def run_recover(
     if not resume or not to_resume:
         return actions, None
     report = await anyio.to_thread.run_sync(
-        write_report, store, settings.reports_dir, started, "recovery finished"
+        write_report,
+        store,
+        settings.reports_dir,
+        started,
+        "recovery finished",
+        sandbox_mode(settings),
     )
     return actions, report
 
@@ -206,6 +215,7 @@ async def run_organize(
     backend: Backend | None = None,
 ) -> OrganizeOutcome:
     """`orch organize`: one organizer session for ``project``; the proposal waits for review."""
+    require_sandbox(settings)
     opened = _given(backend) if backend is not None else open_backend(settings, store)
     async with opened as backend:
         ctx = _context(settings, store, RunOptions(max_agents=1), backend)

@@ -27,7 +27,7 @@ from orchestrator.agents.limits import LimitName
 from orchestrator.agents.prompts import recovery_prompt
 from orchestrator.agents.protocol import ToolReply
 from orchestrator.daemon.checkpoints import write_checkpoint
-from orchestrator.daemon.checks import run_check
+from orchestrator.daemon.checks import command_policy, run_check
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.sessions import carry_transcript, drive_session, make_spec
 from orchestrator.domain.errors import AgentError
@@ -208,7 +208,7 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
             project.check_command,
             worktree,
             ctx.settings.limits.check_timeout_s,
-            ctx.settings.agent.env_passthrough,
+            command_policy(ctx.settings),
         )
         if not check.passed:
             return await _failed_attempt(

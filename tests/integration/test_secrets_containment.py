@@ -39,9 +39,12 @@ def _marked(owner: str) -> list[tuple[list[str], dict[str, str]]]:
     seen = []
     for proc in psutil.process_iter():
         try:
+            # cmdline first: should the launcher exec in between, the environment read
+            # after it is the CLI's, never the launcher's under the CLI's name.
+            cmdline = proc.cmdline()
             env = proc.environ()
             if env.get(OWNER_ENV) == owner:
-                seen.append((proc.cmdline(), env))
+                seen.append((cmdline, env))
         except (psutil.Error, OSError):
             continue
     return seen

@@ -13,7 +13,7 @@ from orchestrator.agents.claude_runtime import ClaudeRuntime
 from orchestrator.agents.environment import KEEP_ENV, launcher_for, passthrough_env
 from orchestrator.agents.options import CliSettings, cli_env
 from orchestrator.agents.protocol import SessionSpec, ToolReply
-from orchestrator.daemon.checks import run_command
+from orchestrator.daemon.checks import CommandPolicy, run_command
 from orchestrator.domain.roles import Role
 
 DAEMON_ENV = {
@@ -85,6 +85,6 @@ async def test_commands_the_daemon_runs_get_the_allow_list_only(
         'printf "%s|%s|%s" "$GITHUB_TOKEN" "$LC_TIME" "$CI"',
         tmp_path,
         30,
-        env_passthrough=("PATH", "LC_*"),
+        policy=CommandPolicy(env_passthrough=("PATH", "LC_*")),
     )
     assert result.stdout == f"|C|{os.environ.get('CI', 'true')}"

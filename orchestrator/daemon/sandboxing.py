@@ -1,0 +1,25 @@
+"""Whether workers may start: the sandbox is on and can run here, or the user turned it off."""
+
+from __future__ import annotations
+
+from orchestrator.config import Settings
+from orchestrator.domain.errors import UserInputError
+
+
+def require_sandbox(settings: Settings) -> None:
+    """Raise (one line, before any worker starts) when the sandbox is on but cannot run."""
+    if settings.worker.sandbox:
+        # Imported here: `orch status` uses sandbox_mode and must not load the SDK.
+        from orchestrator.agents.sandbox import sandbox_problem
+
+        problem = sandbox_problem()
+        if problem is not None:
+            raise UserInputError(problem)
+
+
+def sandbox_mode(settings: Settings) -> str:
+    """One line for `orch status` and the run report: which confinement is in force."""
+    if not settings.worker.sandbox:
+        return "off (worker.sandbox = false): workers' Bash and the check run unconfined"
+    network = ", ".join(settings.worker.allowed_domains) or "none"
+    return f"on (bubblewrap; network for workers' Bash: {network})"
