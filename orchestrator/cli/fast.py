@@ -25,7 +25,7 @@ from typing import Any
 
 #: sha256 of ``config.render_default_config()``: a home whose config is byte for byte the
 #: default needs no validation (tests/unit/test_cli_fast.py keeps this in step).
-DEFAULT_CONFIG_SHA256 = "076960626a8b249f36cd3306b4f3d5b4361df47f1ab3ff15b2b0ef3d223f2ce7"
+DEFAULT_CONFIG_SHA256 = "08aa74fd5660c77153c3e76e5b3db3f2c7a6bab08f2d1afaf02d05bd5d3cb4c6"
 CONFIG_RELPATH = Path("config") / "orchestrator.toml"
 
 
@@ -122,7 +122,10 @@ def render(command: str, options: dict[str, str], conn: Any) -> str:
     from orchestrator.store import read_queries
 
     if command == "status":
-        return dumps(read_queries.status(conn)) + "\n"
+        from orchestrator.daemon.sandboxing import mode_line
+
+        # The fast path serves only homes with the default config: the sandbox is on.
+        return dumps({**read_queries.status(conn), "sandbox": mode_line(True)}) + "\n"
     if command == "track list":
         return json_list(read_queries.track_list(conn))
     return json_list(read_queries.track_wos(conn, options["track"]))

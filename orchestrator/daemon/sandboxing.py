@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from orchestrator.config import Settings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from orchestrator.domain.errors import UserInputError
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
 
 
 def require_sandbox(settings: Settings) -> None:
@@ -17,9 +22,13 @@ def require_sandbox(settings: Settings) -> None:
             raise UserInputError(problem)
 
 
-def sandbox_mode(settings: Settings) -> str:
+def mode_line(sandbox: bool, allowed_domains: Sequence[str] = ()) -> str:
     """One line for `orch status` and the run report: which confinement is in force."""
-    if not settings.worker.sandbox:
+    if not sandbox:
         return "off (worker.sandbox = false): workers' Bash and the check run unconfined"
-    network = ", ".join(settings.worker.allowed_domains) or "none"
+    network = ", ".join(allowed_domains) or "none"
     return f"on (bubblewrap; network for workers' Bash: {network})"
+
+
+def sandbox_mode(settings: Settings) -> str:
+    return mode_line(settings.worker.sandbox, settings.worker.allowed_domains)
