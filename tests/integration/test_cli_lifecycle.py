@@ -175,3 +175,39 @@ def test_a_parent_does_not_complete_by_hand_while_its_sub_tracks_run(
     orch.ok("track", "complete", child)
     orch.ok("track", "complete", parent)
     assert _status(orch, parent) == "completed"
+
+
+def test_retry_refuses_what_is_not_failed_or_an_experiment_holds(
+    orch: OrchRunner, project: str
+) -> None:
+    wo = orch.ok("wo", "add", "--title", "Ranking").out.split()[1].rstrip(":")
+    before = db_dump(orch.home)
+    assert "is backlog: only failed or blocked" in orch.fails("wo", "retry", wo).err
+    assert "one of them" in orch.fails("wo", "retry", wo, "--failed").err
+    assert "one of them" in orch.fails("wo", "retry").err
+    assert "unknown track" in orch.fails("wo", "retry", "--track", "nope").err
+    assert db_dump(orch.home) == before
+    assert "No failed or blocked work orders" in orch.ok("wo", "retry", "--failed").out
+    # An experiment's original is blocked while its variants carry it: not retried.
+    orch.ok(
+        "experiment",
+        "start",
+        "--project",
+        "demo",
+        "--name",
+        "rank",
+        "--hypothesis",
+        "bm25",
+        "--hypothesis",
+        "embeddings",
+        "--eval",
+        "echo 1",
+        "--wo",
+        wo,
+    )
+    assert orch.json("wo", "show", wo)["status"] == "blocked"
+    before = db_dump(orch.home)
+    err = orch.fails("wo", "retry", wo).err
+    assert "carried out by the variants of experiment rank" in err
+    assert db_dump(orch.home) == before
+    assert "No failed or blocked" in orch.ok("wo", "retry", "--track", "rank-a").out
