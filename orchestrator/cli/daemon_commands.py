@@ -78,9 +78,10 @@ def run(
         max_agents=max_agents or settings.daemon.max_agents,
         exit_when_idle=exit_when_idle,
     )
-    _logging(settings)
     store = app_ctx.store
+    # The dashboard binds its port first: a port in use is refused before the log is written.
     with _dashboard_beside(app_ctx, settings, dashboard, port):
+        _logging(settings)
         report = anyio.run(run_daemon, settings, store, options)
     summary = report.summary
     status, attention = run_exit_status(summary)

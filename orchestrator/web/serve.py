@@ -3,6 +3,7 @@ beside the daemon (`orch run --dashboard`)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from orchestrator.config import Settings
+from orchestrator.domain.errors import UserInputError
 from orchestrator.web.app import create_app
 from orchestrator.web.security import check_bind, new_token
 
@@ -36,13 +38,31 @@ def dashboard_url(host: str, port: int, token: str) -> str:
     return f"http://{shown}:{port}/tree?token={token}"
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port in use is one line of bad input
+    (uvicorn would log it and exit with its own status)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise UserInputError(
+            f"--port {port}: cannot listen on {host}: {exc.strerror or exc}"
+        ) from None
+    return sock
+
+
 def serve(settings: Settings, host: str, port: int, token: str | None, announce: object) -> None:
     """Serve until interrupted; ``announce`` gets the URL (with the token) once bound."""
     check_bind(host, token)
+    sock = listen(host, port)
     chosen = token or new_token()
     server = _server(settings, host, port, chosen)
     _announce_when_started(server, host, chosen, announce)
-    server.run()
+    server.run(sockets=[sock])
 
 
 def _announce_when_started(server: uvicorn.Server, host: str, token: str, announce: object) -> None:
@@ -72,10 +92,13 @@ def serving_beside(
     Off the main thread uvicorn installs no signal handlers, so the daemon's own stay in force.
     """
     check_bind(host, token)
+    sock = listen(host, port)
     chosen = token or new_token()
     server = _server(settings, host, port, chosen)
     _announce_when_started(server, host, chosen, announce)
-    thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="dashboard", daemon=True
+    )
     thread.start()
     try:
         yield

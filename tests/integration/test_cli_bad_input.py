@@ -507,6 +507,8 @@ MALFORMED: list[Bad] = [
     Bad("experiment-start-a-file-not-md", ["experiment", "start", "{file}"], "FILE"),
     Bad("dashboard-port-too-big", ["dashboard", "--port", "70000"], "--port"),
     Bad("dashboard-public-host", ["dashboard", "--host", "0.0.0.0"], "0.0.0.0"),
+    Bad("dashboard-port-in-use", ["dashboard", "--port", "{port}"], "in use"),
+    Bad("run-dashboard-port-in-use", ["run", "--dashboard", "--port", "{port}"], "in use"),
     Bad("home-in-proc", ["--home", "/proc/nope", "init"], "cannot create state home"),
 ]
 
