@@ -102,8 +102,9 @@ def _strings(value: Any) -> list[str]:
 async def run_global_agent(ctx: DaemonContext, reason: str) -> None:
     """One planning round of the global agent; failures are logged, never fatal."""
     store = ctx.store
-    work = await anyio.to_thread.run_sync(lambda: store.track_work(PLANNED_STATUSES, shown=0))
-    if not work:
+    work = await anyio.to_thread.run_sync(lambda: store.track_work(PLANNED_STATUSES, shown=1))
+    if not any(w.startable or w.running for w in work):
+        # Nothing left that could start or is running (the end of a night): nothing to weigh.
         return
     # Shielded: a stop that cut in here would leave the new run live; _settle settles it.
     with anyio.CancelScope(shield=True):

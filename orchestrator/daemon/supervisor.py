@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -407,7 +407,12 @@ class Supervisor:
                         return
                 await anyio.to_thread.run_sync(lambda: ctx.store.set_queue(track.id, rest))
                 fresh = await anyio.to_thread.run_sync(lambda: ctx.store.get_track(track.id))
-                await run_work_order(ctx, fresh, wo_id)
+                async with anyio.create_task_group() as beside:
+                    if not rest and len(work.startable) > 1:
+                        # The queue ends with this WO: the project agent chooses the next
+                        # ones while it runs, so the next step does not wait for a decision.
+                        beside.start_soon(self._decide_next, track.id, wo_id)
+                    await run_work_order(ctx, fresh, wo_id)
                 await self._after_step(track.id)
         except ClaimConflictError as exc:
             ctx.log.warning("claim_conflict", track_id=track.id, error=str(exc))
@@ -418,6 +423,23 @@ class Supervisor:
         finally:
             self.state.track_scopes.pop(track.id, None)
             self._wake()
+
+    async def _decide_next(self, track_id: str, running: str) -> None:
+        """Ask the track's project agent for its next queue, among the WOs that can start
+        besides ``running``; nothing to ask when at most one is left (no choice)."""
+        ctx = self.ctx
+        rows = await anyio.to_thread.run_sync(
+            lambda: ctx.store.track_work(shown=STARTABLE_SHOWN + 1, track_id=track_id)
+        )
+        if not rows:
+            return
+        left = [w for w in rows[0].startable if w["id"] != running][:STARTABLE_SHOWN]
+        if len(left) < 2:
+            return
+        try:
+            await run_project_agent(ctx, replace(rows[0], startable=left))
+        except OrchestratorError as exc:
+            ctx.log.warning("decision_failed", track_id=track_id, error=str(exc))
 
     async def _after_step(self, track_id: str) -> None:
         ctx = self.ctx

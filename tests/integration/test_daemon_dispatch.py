@@ -14,6 +14,7 @@ from orchestrator.agents.protocol import SessionSpec
 from orchestrator.daemon.context import RunOptions
 from orchestrator.daemon.decisions import WO_ID_IN_TEXT_RE
 from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.roles import Role
 from tests.conftest import OrchRunner
 from tests.integration.daemon_kit import (
@@ -276,3 +277,54 @@ async def test_project_agent_creates_work_and_reports_progress(home: Path, tmp_p
     progress = h.events("track_progress")
     assert progress and progress[0].data["summary"] == "half way"
     h.assert_nothing_live()
+
+
+async def test_the_next_queue_is_chosen_while_a_wo_runs(home: Path, tmp_path: Path) -> None:
+    """A project agent that queues one WO at a time is asked for the next one while that
+    WO runs, not between it and the next start (the slot never waits for a decision)."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    ids = h.add_track("p", "a", 4)
+
+    def one_at_a_time(spec: SessionSpec) -> list[Step]:
+        payload = payload_of(spec)
+        first = payload["ready_work_orders"][0]["id"]
+        return [
+            CallTool(
+                "choose_work_orders",
+                {"track_id": payload["track"]["id"], "wo_ids": [first], "reason": "one"},
+            ),
+            Finish(),
+        ]
+
+    await run_fake(h, by_role(project=one_at_a_time), RunOptions(max_agents=1, exit_when_idle=True))
+    assert all(h.wo(wo).status == "done" for wo in ids)
+    workers, deciders = h.runs("worker"), h.runs("project")
+    # 4, 3 and 2 WOs to choose from; the last one is no choice.
+    assert len(deciders) == 3
+    # The k-th decision starts before the k-th WO's worker has ended (it ran beside it).
+    for decider, worker in zip(deciders[1:], workers, strict=False):
+        assert worker.ended_at is not None and decider.started_at < worker.ended_at
+    h.assert_nothing_live()
+
+
+async def test_no_global_round_when_nothing_is_left_to_weigh(home: Path, tmp_path: Path) -> None:
+    """When the last track with work finishes, a track left waiting (its WO depends on one
+    no track has) gives the global agent nothing to weigh: no round is run for it."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    ids = h.add_track("p", "a", 2)
+    outside = h.store.add_work_order("p", WorkOrder(id="", title="in no track"))
+    waiting = h.store.add_work_order(
+        "p", WorkOrder(id="", title="waits", depends_on=(outside.id,))
+    )
+    h.store.create_track("p", "b", "feature")
+    h.store.assign("b", [waiting.id])
+    h.store.set_track_status("b", TrackStatus.READY)
+    h.store.set_track_status("b", TrackStatus.ACTIVE)
+    await run_fake(h, by_role(), RunOptions(max_agents=2, exit_when_idle=True))
+    assert all(h.wo(wo).status == "done" for wo in ids)
+    assert h.store.get_track("a").status == "completed"
+    last_work = max(w.ended_at for w in h.runs("worker") if w.ended_at is not None)
+    rounds = h.runs("global")
+    assert rounds and all(r.started_at < last_work for r in rounds), rounds
