@@ -135,7 +135,10 @@ def session_options(
         # Through the launcher: the CLI gets env= and nothing else of the daemon's.
         # Claude Code's own sandbox for workers' Bash (see ``sandbox`` for what it confines).
         sandbox=(
-            cast(SandboxSettings, cli_sandbox_settings(cli.allowed_domains))
+            cast(
+                SandboxSettings,
+                cli_sandbox_settings(cli.allowed_domains, spec.cwd, spec.protected),
+            )
             if role is Role.WORKER and cli.sandbox
             else None
         ),

@@ -63,6 +63,9 @@ class SessionSpec:
     run_id: str | None = None
     #: Bound to every log line of the session (track_id, wo_id, ...).
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: Paths the sandboxed Bash of a worker may not write (the state home's DB and config,
+    #: the user's checkout); never an ancestor of ``cwd``.
+    protected: tuple[Path, ...] = ()
 
 
 @runtime_checkable

@@ -5,11 +5,12 @@ On by default (``worker.sandbox``); when the host cannot run it, workers do not 
 - Workers' Bash runs in Claude Code's own sandbox (``ClaudeAgentOptions.sandbox``:
   bubblewrap, and socat for its network proxy) with ``allowUnsandboxedCommands`` off, so a
   command cannot ask to run outside it, and Bash's network limited to
-  ``worker.allowed_domains`` (none by default). Its file-system rules are the CLI's: with
-  the bundled CLI 2.1.x on Linux it keeps the root file system, ``.git/hooks``,
-  ``.git/config``, shell rc files and the like read-only, but leaves ``/tmp``, ``/var`` and
-  the home directory writable. It does not keep Bash inside the worktree; the daemon's
-  integrity check (``git.integrity``) is what stops a rewritten ``.git`` from mattering.
+  ``worker.allowed_domains`` (none by default), and writes denied to the paths the daemon
+  protects (its state and config, the user's checkout) and to the worktree's ``.git``.
+  Otherwise its file-system rules are the CLI's: with the bundled CLI 2.1.x on Linux it
+  keeps the root file system, ``.git/hooks``, ``.git/config``, shell rc files and the like
+  read-only, but leaves ``/tmp``, ``/var`` and the home directory writable. It does not keep
+  Bash inside the worktree (a denied ancestor would deny the worktree too: deny wins).
 - The check and evaluation commands the daemon runs itself go under ``bwrap`` directly
   with our own rules (:func:`bwrap_prefix`): everything read-only but the worktree and a
   private ``/tmp``, the worktree's ``.git`` read-only too, and no network
@@ -89,13 +90,22 @@ def sandbox_problem(path_env: str | None = None) -> str | None:
     return None
 
 
-def cli_sandbox_settings(allowed_domains: Sequence[str]) -> dict[str, Any]:
-    """``ClaudeAgentOptions.sandbox`` for workers: sandboxed Bash, never unsandboxed."""
+def cli_sandbox_settings(
+    allowed_domains: Sequence[str], cwd: Path, protected: Sequence[Path] = ()
+) -> dict[str, Any]:
+    """``ClaudeAgentOptions.sandbox`` for workers: sandboxed Bash, never unsandboxed, and
+    the ``protected`` paths plus the worktree's ``.git`` denied to it. (A denied path wins
+    over an allowed one in the CLI, so an ancestor of ``cwd`` is never listed.)"""
+    real_cwd = cwd.resolve()
+    denied = [
+        str(path.resolve()) for path in protected if not real_cwd.is_relative_to(path.resolve())
+    ]
     return {
         "enabled": True,
         "autoAllowBashIfSandboxed": True,
         "allowUnsandboxedCommands": False,
         "network": {"allowedDomains": list(allowed_domains)},
+        "filesystem": {"denyWrite": [*denied, str(real_cwd / ".git")]},
     }
 
 

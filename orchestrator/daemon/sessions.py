@@ -86,7 +86,22 @@ def make_spec(
         session_store=SQLiteSessionStore(ctx.store.engine),
         run_id=run_id,
         labels=dict(labels or {}),
+        protected=protected_paths(ctx, cwd),
     )
+
+
+def protected_paths(ctx: DaemonContext, cwd: Path) -> tuple[Path, ...]:
+    """What a worker's sandboxed Bash must never write: the state (DB, logs, reports), the
+    config, and the user's own checkout of the project."""
+    home = ctx.settings.home
+    paths = [ctx.settings.state_dir, home / "config"]
+    common = cwd / ".git"
+    if common.is_file():  # a worktree: its repository's checkout is the user's
+        text = common.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            entry = Path(text.removeprefix("gitdir:").strip())
+            paths.append(entry.parent.parent.parent)  # <checkout>/.git/worktrees/<name>
+    return tuple(paths)
 
 
 def carry_transcript(ctx: DaemonContext, session_id: str, config_dir: Path) -> bool:

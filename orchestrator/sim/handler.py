@@ -47,9 +47,11 @@ class _BadRequest(Exception):
 class Core:
     """What the handler threads share: faults, stats, and the stop signal stalls wait on."""
 
-    def __init__(self, faults: FaultInjector, stats: SimStats) -> None:
+    def __init__(self, faults: FaultInjector, stats: SimStats, worker_mode: str = "normal") -> None:
         self.faults = faults
         self.stats = stats
+        #: "normal", or "escape" (tests only: ``sim.escape``).
+        self.worker_mode = worker_mode
         self.stopping = threading.Event()
 
 
@@ -169,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
         in_count = input_tokens(body)
         message_id = new_message_id()
         message = build_message(
-            _answer(conv, core.stats),
+            _answer(conv, core.stats, core.worker_mode),
             model=conv.model,
             message_id=message_id,
             salt=message_id,
@@ -308,10 +310,10 @@ def _parse_json(raw: bytes) -> Any:
         raise _BadRequest(f"request body is not valid JSON: {exc}") from None
 
 
-def _answer(conv: Conversation, stats: SimStats) -> Reply:
+def _answer(conv: Conversation, stats: SimStats, worker_mode: str) -> Reply:
     """The role's reply; a simulator bug becomes a visible text answer, never a dead server."""
     try:
-        return respond(conv)
+        return respond(conv, worker_mode)
     except Exception:
         stats.record_error(traceback.format_exc())
         return say("The simulator failed to answer this request (see SimServer.errors()).")

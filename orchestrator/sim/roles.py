@@ -15,6 +15,7 @@ from typing import Any
 from orchestrator.domain.roles import Role
 from orchestrator.sim.conversation import Conversation
 from orchestrator.sim.deciders import global_agent, judge_agent, project_agent
+from orchestrator.sim.escape import escape_agent
 from orchestrator.sim.organizer import organizer_agent
 from orchestrator.sim.reply import Reply, say
 from orchestrator.sim.structured import schema_text
@@ -35,8 +36,8 @@ AGENTS: dict[Role, tuple[str, _Agent]] = {
 }
 
 
-def respond(conv: Conversation) -> Reply:
-    """The next assistant turn for a conversation."""
+def respond(conv: Conversation, worker_mode: str = "normal") -> Reply:
+    """The next assistant turn for a conversation (``worker_mode="escape"``: ``sim.escape``)."""
     if conv.role is None:
         if conv.output_schema is not None:
             return say(schema_text(conv.output_schema))
@@ -46,6 +47,8 @@ def respond(conv: Conversation) -> Reply:
     if conv.payload is None:
         return say("I have no orchestrator payload to act on.")
     kind, agent = AGENTS[conv.role]
+    if conv.role is Role.WORKER and worker_mode == "escape":
+        agent = escape_agent
     if conv.payload.get("kind") != kind:
         return say(
             f"As the {conv.role.value} agent I expect a {kind!r} payload, "

@@ -34,10 +34,11 @@ class SimServer:
         faults: FaultSpec | str = "",
         seed: int = 0,
         keep_requests: int = DEFAULT_KEEP_REQUESTS,
+        worker_mode: str = "normal",
     ) -> None:
         self._requested_port = port
         self._stats = SimStats(keep_requests)
-        self._core = Core(FaultInjector(faults, seed), self._stats)
+        self._core = Core(FaultInjector(faults, seed), self._stats, worker_mode)
         self._httpd: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
