@@ -38,6 +38,7 @@ from orchestrator.domain.errors import (
     AuthenticationError,
     BackendUnavailableError,
     BackendUnreachableError,
+    BudgetSpentError,
     RateLimitedError,
     TransientAgentError,
 )
@@ -95,6 +96,8 @@ class ErrorClass(StrEnum):
     OVERLOADED = "overloaded"
     #: A cut stream, a crashed CLI: retried by resuming the session.
     TRANSIENT = "transient"
+    #: The run's (or the track's) budget share ran out: the work waits, uncounted.
+    BUDGET = "budget"
     #: The session itself failed (a limit, an error result, a bad answer).
     WORK = "work"
 
@@ -103,6 +106,8 @@ def error_class(error: BaseException) -> ErrorClass:
     """The class of an error out of a session (after ``run_session``'s retries)."""
     if isinstance(error, BackendUnavailableError):
         return ErrorClass.AUTH
+    if isinstance(error, BudgetSpentError):
+        return ErrorClass.BUDGET
     if isinstance(error, BackendUnreachableError):
         return ErrorClass.UNREACHABLE
     if isinstance(error, RateLimitedError):

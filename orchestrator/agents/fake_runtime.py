@@ -249,8 +249,10 @@ class FakeRun:
                 yield self._result
                 return
             async for event in self._step(step, index):
-                self._limits.observe(event)
+                # Like the CLI runtime: the response that crosses a limit is still seen (and
+                # its cost counted) before the limit error.
                 yield event
+                self._limits.observe(event)
             if self._interrupted and isinstance(step, Hang):
                 self._result = self._interrupted_result()
                 yield self._result

@@ -12,6 +12,7 @@ import anyio
 
 from orchestrator.agents.protocol import AgentRun, AgentRuntime
 from orchestrator.config import Settings
+from orchestrator.domain.budget import RunBudget
 from orchestrator.store.sqlite_store import SQLiteStore
 
 
@@ -41,6 +42,8 @@ class DaemonContext:
     stop_reason: str | None = None
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
     log: Any = None
+    #: The run's --budget shared among its sessions (None: no budget).
+    budget: RunBudget | None = None
     #: Until then no new session starts (the usage limit is near: ``allowed_warning``).
     new_sessions_held_until: datetime | None = None
 

@@ -25,6 +25,7 @@ from orchestrator.daemon.report import RunReport, write_report
 from orchestrator.daemon.sandboxing import require_sandbox, sandbox_mode
 from orchestrator.daemon.supervisor import Supervisor
 from orchestrator.daemon.worker_run import run_work_order
+from orchestrator.domain.budget import RunBudget
 from orchestrator.domain.organization import OrganizeMode
 from orchestrator.store.sqlite_store import SQLiteStore
 
@@ -49,6 +50,7 @@ def _context(
         options=options,
         session_env=backend.session_env,
         limiter=anyio.CapacityLimiter(options.max_agents),
+        budget=RunBudget(options.budget_usd, options.max_agents) if options.budget_usd else None,
         log=structlog.get_logger("orchestrator.daemon").bind(daemon_id=daemon_id),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -25,12 +25,13 @@ from orchestrator.agents.events import (
     SessionStarted,
     Usage,
 )
-from orchestrator.agents.limits import Limits
+from orchestrator.agents.limits import LimitName, Limits
 from orchestrator.agents.prompts import system_prompt, user_prompt
 from orchestrator.agents.protocol import AgentRun, SessionSpec, ToolHandler
 from orchestrator.agents.runner import run_session
 from orchestrator.daemon.context import DaemonContext
-from orchestrator.domain.errors import RateLimitedError
+from orchestrator.domain.budget import MIN_SHARE_USD
+from orchestrator.domain.errors import AgentLimitError, BudgetSpentError, RateLimitedError
 from orchestrator.domain.parking import Park, ParkScope
 from orchestrator.domain.roles import Role
 from orchestrator.store.session_store import SQLiteSessionStore
@@ -135,8 +136,38 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
 
     Transient failures are retried by resuming the session; a session the CLI cannot resume
     starts afresh with the same prompt. Raises the runtime's classified errors once retries
-    are exhausted (see ``classify.error_class``).
+    are exhausted (see ``classify.error_class``). With a run budget the session may spend
+    at most its share of what is left (``BudgetSpentError`` when that share is the limit
+    it hit, or when nothing is left to share).
     """
+    budget = ctx.budget
+    if budget is None:
+        return await _drive(ctx, run_id, spec)
+    since = ctx.started_at
+    spent = await anyio.to_thread.run_sync(lambda: ctx.store.cost_since(since)) if since else 0.0
+    share = budget.grant(run_id, spent)
+    try:
+        if share < MIN_SHARE_USD:
+            raise BudgetSpentError(f"the run's budget of ${budget.budget_usd:.2f} is spent")
+        own = spec.limits.max_cost_usd
+        by_share = own is None or share < own
+        if by_share:
+            spec = replace(spec, limits=replace(spec.limits, max_cost_usd=share))
+        try:
+            return await _drive(ctx, run_id, spec)
+        except AgentLimitError as exc:
+            if by_share and str(exc).startswith(LimitName.MAX_COST):
+                raise BudgetSpentError(
+                    f"this session's share (${share:.2f}) of the run's budget "
+                    f"(${budget.budget_usd:.2f}) is spent: {exc}"
+                ) from exc
+            raise
+    finally:
+        # After the session's cost is committed: from now on it is in ``spent``.
+        budget.release(run_id)
+
+
+async def _drive(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> AgentOutcome:
     store = ctx.store
     tokens = {"input": 0, "output": 0, "last_commit": time.monotonic()}
     seen_messages: set[str] = set()

@@ -47,6 +47,8 @@ class SupervisorState:
     passes: dict[str, float] = field(default_factory=dict)
     global_running: bool = False
     global_wanted: str | None = "start"
+    #: Nothing of the run's budget is left for a new session.
+    budget_spent: bool = False
     wake: anyio.Event = field(default_factory=anyio.Event)
 
 
@@ -197,7 +199,8 @@ class Supervisor:
             await self._check_limits()
             if ctx.stop_reason is not None:
                 break
-            held = ctx.new_sessions_held()
+            # No new session near the usage limit, nor once the budget is all handed out.
+            held = ctx.new_sessions_held() or self.state.budget_spent
             # The global agent is a session like any other: it waits for a free slot.
             if (
                 self.state.global_wanted
@@ -267,10 +270,14 @@ class Supervisor:
         options = ctx.options
         if options.until is not None and datetime.now(UTC) >= options.until:
             self.request_stop(f"deadline {options.until:%H:%M} reached")
-        if options.budget_usd and ctx.started_at is not None:
+        budget = ctx.budget
+        if budget is not None and ctx.started_at is not None:
             spent = await anyio.to_thread.run_sync(lambda: ctx.store.cost_since(ctx.started_at))
-            if spent >= options.budget_usd:
-                self.request_stop(f"budget ${options.budget_usd:.2f} spent (${spent:.2f})")
+            # Sessions in flight hold shares of it; they finish (within their shares). No
+            # figure in the reason: the run's total is the report's, given with it.
+            self.state.budget_spent = budget.exhausted(spent)
+            if spent >= budget.budget_usd or (self.state.budget_spent and not budget.shares):
+                self.request_stop(f"budget ${budget.budget_usd:.2f} reached")
 
     async def _activate_ready_tracks(self) -> int:
         """Activate ready tracks (creating worktrees) while fewer than max_agents are active."""

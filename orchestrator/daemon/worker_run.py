@@ -167,6 +167,14 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
         if capped_by_wo:
             limits = dataclasses.replace(spec.limits, max_cost_usd=cap - spent)
             spec = dataclasses.replace(spec, limits=limits)
+        # The track's budget (the global agent's set_track_budget) caps it the same way.
+        track_left = await anyio.to_thread.run_sync(_track_budget_left, store, track)
+        current = spec.limits.max_cost_usd
+        capped_by_track = track_left is not None and (current is None or track_left < current)
+        if capped_by_track and track_left is not None:
+            limits = dataclasses.replace(spec.limits, max_cost_usd=max(track_left, 0.0))
+            spec = dataclasses.replace(spec, limits=limits)
+            capped_by_wo = False
     session_id: str | None = resume_id
     cost = 0.0
     try:
@@ -182,10 +190,18 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
                 # No session can work: the WO goes back in line untouched and the run parks.
                 await _interrupt(ctx, repo, worktree, track, run, wo_id, None, 0.0, str(exc))
                 raise
+            if kind is ErrorClass.BUDGET:
+                # The run's (or the track's) money ran out, not the work: back in line,
+                # attempt not counted; a later run resumes the session.
+                log.info("wo_budget_spent", error=str(exc))
+                return await _interrupt(ctx, repo, worktree, track, run, wo_id, None, 0.0, str(exc))
             if kind is ErrorClass.OVERLOADED:
                 # An outage outlasted the retries: parked the same way (checkpoint, back in
                 # line, attempt not counted); the next dispatch resumes the session.
                 why = f"the model is unavailable: {exc}"
+                return await _interrupt(ctx, repo, worktree, track, run, wo_id, None, 0.0, why)
+            if capped_by_track and str(exc).startswith(LimitName.MAX_COST):
+                why = f"the track's budget of ${track.budget_usd or 0:.2f} is spent: {exc}"
                 return await _interrupt(ctx, repo, worktree, track, run, wo_id, None, 0.0, why)
             at_cap = capped_by_wo and str(exc).startswith(LimitName.MAX_COST)
             why = f"agent error: {type(exc).__name__}: {exc}"
@@ -289,6 +305,15 @@ async def _checkpoint(
         cost_usd=cost_usd,
         reason=reason,
     )
+
+
+def _track_budget_left(store: SQLiteStore, track: TrackRow) -> float | None:
+    """What the track may still spend, when the global agent gave it a budget."""
+    if track.budget_usd is None:
+        return None
+    work = store.track_work(track_id=track.id)
+    spent = work[0].cost_usd if work else 0.0
+    return track.budget_usd - spent
 
 
 def _worktree_state(repo: GitRepo, worktree: Path) -> str:

@@ -94,5 +94,12 @@ class BackendUnreachableError(TransientAgentError):
     """
 
 
+class BudgetSpentError(AgentError):
+    """The session's share of the run's ``--budget`` (or its track's budget) is spent.
+
+    Not the work's fault: the WO goes back in line with its attempt not counted.
+    """
+
+
 class AgentLimitError(AgentError):
     """A limit the daemon enforces (wall clock, idle, turns, cost) ended the session."""

@@ -1,0 +1,42 @@
+"""The run's ``--budget`` as a hard cap: each session gets a share as its own cost limit.
+
+What is left of the budget (spent = the committed cost of the run's finished sessions) minus
+the shares of the sessions in flight is split evenly over the slots still free, and a new
+session may spend at most its share (the CLI's ``max_budget_usd`` and our own running
+estimate stop it). Shares never add up to more than what is left, so the run ends within
+the budget plus, at most, the turn in which each session in flight crossed its share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: A share smaller than this buys no useful turn: the budget counts as spent.
+MIN_SHARE_USD = 0.01
+
+
+@dataclass
+class RunBudget:
+    budget_usd: float
+    slots: int
+    #: Run id -> the share it was granted, while the session is in flight.
+    shares: dict[str, float] = field(default_factory=dict)
+
+    def left(self, spent_usd: float) -> float:
+        """What no session holds yet: the budget minus the spent and the granted."""
+        return self.budget_usd - spent_usd - sum(self.shares.values())
+
+    def exhausted(self, spent_usd: float) -> bool:
+        """Nothing is left for a new session (those in flight may still finish)."""
+        return self.left(spent_usd) < MIN_SHARE_USD
+
+    def grant(self, run_id: str, spent_usd: float) -> float:
+        """Reserve a share for ``run_id`` and return it (0 when nothing is left)."""
+        free = max(self.slots - len(self.shares), 1)
+        share = max(self.left(spent_usd) / free, 0.0)
+        self.shares[run_id] = share
+        return share
+
+    def release(self, run_id: str) -> None:
+        """The session ended: its real cost is in the spent figure from now on."""
+        self.shares.pop(run_id, None)
