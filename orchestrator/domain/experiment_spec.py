@@ -30,7 +30,8 @@ from orchestrator.domain.errors import ValidationError
 from orchestrator.domain.experiment import DecideMode, Direction
 from orchestrator.domain.ids import validate_slug, validate_wo_id
 from orchestrator.domain.models import WorkOrder
-from orchestrator.domain.wo_file import MAX_WO_FIELD_BYTES, read_frontmatter
+from orchestrator.domain.wo_file import read_frontmatter
+from orchestrator.domain.wo_rules import text_problems, work_order_problems
 
 DEFAULT_METRIC = "score"
 DEFAULT_EVAL_RUNS = 3
@@ -99,9 +100,12 @@ def validate_spec(spec: ExperimentSpec) -> ExperimentSpec:
         raise ValidationError("a hypothesis is empty")
     if len(set(texts)) != len(texts):
         raise ValidationError("two hypotheses are the same text")
-    for text in texts:
-        if len(text.encode("utf-8")) > MAX_WO_FIELD_BYTES:
-            raise ValidationError("a hypothesis is longer than 64 KiB")
+    # Hypotheses go into the variants' WOs: the WO text rules apply (length, escape codes).
+    problems = [p for text in texts for p in text_problems("a hypothesis", text)]
+    if spec.goal.strip():
+        problems += work_order_problems(goal_work_order(spec))
+    if problems:
+        raise ValidationError("; ".join(dict.fromkeys(problems)))
     names = variant_track_names(spec)
     if len(set(names)) != len(names):
         raise ValidationError("two variants have the same name: " + ", ".join(names))
@@ -139,7 +143,7 @@ def variant_track_names(spec: ExperimentSpec) -> list[str]:
 def goal_work_order(spec: ExperimentSpec) -> WorkOrder:
     """The WO a ``--goal`` becomes (its id is assigned by the store)."""
     goal = spec.goal.strip()
-    title = f"Experiment {spec.name}: {goal}"
+    title = f"Experiment {spec.name}: {goal.splitlines()[0] if goal else ''}"
     return WorkOrder(
         id="",
         title=title[:200].rstrip(),

@@ -360,6 +360,7 @@ def _env(name: str, value: str, said: str, *argv: str) -> Bad:
 
 
 ADD = ["wo", "add", "--project", "demo", "--title"]
+EXPERIMENT = ["experiment", "start", "--project", "demo", "--name", "e", "--eval", "true"]
 
 MALFORMED: list[Bad] = [
     # -- paths that are not usable directories
@@ -504,6 +505,21 @@ MALFORMED: list[Bad] = [
     Bad("organize-unknown-project", ["organize", "--project", "nope"], "nope"),
     Bad("organize-bad-mode", ["organize", "--project", "demo", "--mode", "bogus"], "bogus"),
     Bad("experiment-show-unknown", ["experiment", "show", "nope"], "nope"),
+    Bad(
+        "experiment-hypothesis-escape",
+        [*EXPERIMENT, "--hypothesis", "red\x1b[31m", "--hypothesis", "b", "--goal", "g"],
+        "a hypothesis contains control characters",
+    ),
+    Bad(
+        "experiment-goal-huge",
+        [*EXPERIMENT, "--hypothesis", "a", "--hypothesis", "b", "--goal", "g" * 10_001],
+        "goal is too long",
+    ),
+    Bad(
+        "experiment-goal-escape",
+        [*EXPERIMENT, "--hypothesis", "a", "--hypothesis", "b", "--goal", "x\x07"],
+        "goal contains control characters",
+    ),
     Bad("experiment-start-a-file-not-md", ["experiment", "start", "{file}"], "FILE"),
     Bad("dashboard-port-too-big", ["dashboard", "--port", "70000"], "--port"),
     Bad("dashboard-public-host", ["dashboard", "--host", "0.0.0.0"], "0.0.0.0"),
