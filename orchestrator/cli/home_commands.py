@@ -41,13 +41,11 @@ def init(ctx: typer.Context) -> None:
 
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Daemon state and counts by status, per project and per track."""
-    from orchestrator.daemon.sandboxing import sandbox_mode
     from orchestrator.service import reads
 
     app_ctx: AppContext = ctx.obj
     store = app_ctx.store
-    summary = reads.status(store)
-    summary["sandbox"] = sandbox_mode(app_ctx.settings)
+    summary = reads.status(store, app_ctx.settings)
     if as_json:
         emit_json(summary)
         return

@@ -11,6 +11,7 @@ from orchestrator.domain.organization import Proposal, ProposalStatus
 from orchestrator.domain.proposal_diff import ProposalDiff, diff_proposal
 
 if TYPE_CHECKING:
+    from orchestrator.config import Settings
     from orchestrator.domain.parking import Park
     from orchestrator.store.sqlite_store import SQLiteStore
 
@@ -144,8 +145,9 @@ def track_show(store: SQLiteStore, track_id: str) -> dict[str, Any]:
     }
 
 
-def status(store: SQLiteStore) -> dict[str, Any]:
+def status(store: SQLiteStore, settings: Settings) -> dict[str, Any]:
     """``orch status --json``."""
+    from orchestrator.daemon.sandboxing import sandbox_mode
     from orchestrator.domain.experiment import OPEN_EXPERIMENT_STATUSES
     from orchestrator.domain.experiment_view import experiment_line
     from orchestrator.domain.parking import current_parks
@@ -164,6 +166,7 @@ def status(store: SQLiteStore) -> dict[str, Any]:
         if directive is None
         else {"weights": directive.weights, "reason": directive.reason},
         "parked": [park_json(p) for p in current_parks(store.latest_parks(), live)],
+        "sandbox": sandbox_mode(settings),
     }
 
 

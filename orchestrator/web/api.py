@@ -55,7 +55,8 @@ def _value(choice: StrEnum | None) -> str | None:
 @router.get("/status")
 def status(request: Request) -> dict[str, Any]:
     """`orch status --json`."""
-    return reads.status(dashboard_of(request).store)
+    board = dashboard_of(request)
+    return reads.status(board.store, board.settings)
 
 
 @router.get("/work-orders")
@@ -179,7 +180,7 @@ def live(request: Request) -> dict[str, Any]:
 @router.get("/events")
 def events(
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     """Journal events newer than `after`, oldest first."""
@@ -187,13 +188,16 @@ def events(
 
 
 @router.get("/events/stream", include_in_schema=False)
-async def stream(request: Request, after: int | None = None) -> StreamingResponse:
+async def stream(
+    request: Request, after: Annotated[int | None, Query(ge=0, lt=2**63)] = None
+) -> StreamingResponse:
     """The journal as Server-Sent Events, from `after` (or Last-Event-ID, or from now)."""
     store = dashboard_of(request).store
     start = after
     if start is None:
         last = request.headers.get("last-event-id", "")
         start = int(last) if last.isdigit() else next((e.id for e in store.recent_events(1)), 0)
+        start = min(start, 2**63 - 1)  # SQLite's integers end there
     return StreamingResponse(
         events_stream(store, start, request.is_disconnected),
         media_type="text/event-stream",
