@@ -58,22 +58,21 @@ def _context(
 async def _watch_signals(supervisor: Supervisor, ctx: DaemonContext) -> None:
     """First SIGINT/SIGTERM: graceful stop. Another one later: end the CLIs, exit at once.
 
-    Copies that arrive within ``SIGNAL_ECHO_S`` of the first are the same request: GNU
-    ``timeout`` sends SIGTERM to its child and then to the child's process group, and a
-    terminal's Ctrl-C reaches the whole group too. The DB stays consistent either way: every
-    state change is its own committed transaction, and runs left marked live are found by
-    the next recovery.
+    Copies of the first signal (the same signal) that arrive within ``SIGNAL_ECHO_S`` of it
+    are the same request: GNU ``timeout`` sends SIGTERM to its child and then to the child's
+    process group. A different signal, or one after that second, is a second request. The DB
+    stays consistent either way: every state change is its own committed transaction, and
+    runs left marked live are found by the next recovery.
     """
-    first: float | None = None
+    first: tuple[int, float] | None = None
     try:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
-                now = time.monotonic()
                 if first is None:
-                    first = now
+                    first = (signum, time.monotonic())
                     supervisor.request_stop(f"signal {signal.Signals(signum).name}")
                     continue
-                if now - first < SIGNAL_ECHO_S:
+                if _is_copy(first, signum):
                     ctx.log.info("signal_repeated", signal=signal.Signals(signum).name)
                     continue
                 _kill_clis(ctx)
@@ -84,9 +83,13 @@ async def _watch_signals(supervisor: Supervisor, ctx: DaemonContext) -> None:
             _ignore_copies_of(first)
 
 
-def _ignore_copies_of(first: float) -> None:
+def _is_copy(first: tuple[int, float], signum: int) -> bool:
+    return signum == first[0] and time.monotonic() - first[1] < SIGNAL_ECHO_S
+
+
+def _ignore_copies_of(first: tuple[int, float]) -> None:
     def handler(signum: int, _frame: object) -> None:
-        if time.monotonic() - first >= SIGNAL_ECHO_S:
+        if not _is_copy(first, signum):
             raise KeyboardInterrupt
 
     for signum in (signal.SIGINT, signal.SIGTERM):
