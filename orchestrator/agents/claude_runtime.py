@@ -51,7 +51,13 @@ from .options import (
     session_options,
 )
 from .probe import probe_backend
-from .processes import DEFAULT_KILL_GRACE_S, DEFAULT_OWNER, end_process_tree, find_cli_processes
+from .processes import (
+    DEFAULT_KILL_GRACE_S,
+    DEFAULT_OWNER,
+    end_process_tree,
+    find_cli_processes,
+    find_session_processes,
+)
 from .protocol import SessionSpec
 from .translate import translate
 
@@ -401,6 +407,9 @@ class ClaudeRun:
         for proc in list(procs):
             with contextlib.suppress(psutil.Error):
                 procs.extend(proc.children(recursive=True))
+        # What a dead CLI left behind is no longer its child, but still carries our marker.
+        known = {proc.pid for proc in procs}
+        procs.extend(p for p in find_session_processes(self._token) if p.pid not in known)
         return procs
 
     async def _end_tree(self) -> None:

@@ -84,6 +84,19 @@ def find_agent_processes(owner: str, exclude_tokens: Iterable[str] = ()) -> list
     return found
 
 
+def find_session_processes(token: str) -> list[psutil.Process]:
+    """Every live process marked with one session's ``token``, wherever it now hangs.
+
+    A CLI killed from outside leaves its children (a sandbox's network proxy, a background
+    shell) re-parented, out of reach of its process tree; the marker still names them.
+    """
+    return [
+        proc
+        for proc in psutil.process_iter()
+        if proc.pid != os.getpid() and _environ(proc).get(TOKEN_ENV) == token and _alive(proc)
+    ]
+
+
 def is_agent_process(pid: int, owner: str) -> bool:
     """True when ``pid`` is still one of ``owner``'s agent processes (not a reused pid)."""
     try:

@@ -13,7 +13,7 @@ On by default (``worker.sandbox``); when the host cannot run it, workers do not 
   Bash inside the worktree (a denied ancestor would deny the worktree too: deny wins).
 - The check and evaluation commands the daemon runs itself go under ``bwrap`` directly
   with our own rules (:func:`bwrap_prefix`): everything read-only but the worktree and a
-  private ``/tmp``, the worktree's ``.git`` read-only too, and no network
+  private temp dir (its ``TMPDIR``), the worktree's ``.git`` read-only too, and no network
   (``--unshare-net``) unless ``worker.allowed_domains`` names something (bubblewrap cannot
   filter by domain, so a non-empty list means the host's network).
 """
@@ -48,8 +48,10 @@ class Confinement:
 def bwrap_prefix(confinement: Confinement) -> list[str]:
     """``bwrap`` and its arguments, up to and including ``--``; append the command."""
     args = [confinement.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    # /tmp first: a writable path under /tmp (a test's worktree) is bound on top of it.
-    args += ["--bind", str(confinement.private_tmp), "/tmp", "--setenv", "TMPDIR", "/tmp"]
+    # The host's /tmp stays visible but read-only (a check may read a script or a venv
+    # there); the command's own writable temp dir is its TMPDIR, which dies with the run.
+    tmp = str(confinement.private_tmp)
+    args += ["--bind", tmp, tmp, "--setenv", "TMPDIR", tmp]
     for path in confinement.writable:
         args += ["--bind", str(path), str(path)]
     for path in confinement.read_only:

@@ -95,7 +95,8 @@ async def run_command(
     ``env_passthrough`` (globs), ``CI`` and ``env_extra``, nothing else: it is the project's
     code, run on the agents' work, and must not see the daemon's secrets any more than the
     agents do. With ``policy.sandbox`` it runs under bwrap: it may write only ``cwd`` and a
-    private /tmp, never ``cwd/.git``, and has no network unless ``policy.network``."""
+    private temp dir (its ``TMPDIR``; the host's /tmp is read-only), never ``cwd/.git``,
+    and has no network unless ``policy.network``."""
     env = {
         **passthrough_env(policy.env_passthrough, os.environ),
         "CI": os.environ.get("CI", "true"),

@@ -103,9 +103,12 @@ async def test_failing_check_retries_then_fails_with_its_output(home: Path, tmp_
 async def test_check_runs_in_the_worktree_before_the_commit(home: Path, tmp_path: Path) -> None:
     """The check sees the worker's files (it runs in the track's worktree, before the commit)."""
     h = open_home(home)
-    h.add_project("p", tmp_path / "repo", check='test -f "wo/$(ls wo | head -1)" && pwd > ../pwd')
+    # The sandboxed check may write only its worktree: what it writes there is in the WO's
+    # commit exactly when it ran before the commit.
+    check = 'test -f "wo/$(ls wo | head -1)" && pwd > check-pwd'
+    h.add_project("p", tmp_path / "repo", check=check)
     h.add_track("p", "t", 1)
     await run_fake(h, by_role())
     worktree = h.settings.workspaces_dir / "p" / "t"
-    assert (worktree.parent / "pwd").read_text().strip() == str(worktree)
+    assert git(worktree, "show", "HEAD:check-pwd").strip() == str(worktree)
     assert all(s == "done" for s in h.wo_statuses().values())

@@ -19,6 +19,8 @@ import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import psutil
+
 from orchestrator.agents.processes import find_agent_processes
 from orchestrator.config import load_settings
 
@@ -122,7 +124,7 @@ def check_invariants(home: Path, expect_all_done: bool = True) -> dict[str, obje
             assert head == branch, (track_id, head, branch)
 
     orphans = find_agent_processes(settings.owner_id)
-    assert not orphans, f"orphaned agent processes: {[p.pid for p in orphans]}"
+    assert not orphans, f"orphaned agent processes: {[(p.pid, _cmdline(p)) for p in orphans]}"
     return {
         "experiments": experiments,
         "work_orders": len(statuses),
@@ -248,3 +250,10 @@ def check_experiments(db: Path, expect_final: bool = True) -> dict[str, str]:
         )
         assert scored[0][0] == eval_runs, (winner, scored)
     return result
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())[:200]
+    except psutil.Error:
+        return "?"

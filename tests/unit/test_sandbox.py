@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 from pathlib import Path
 
@@ -25,12 +26,15 @@ def worktree(tmp_path: Path) -> Path:
     return wt
 
 
-async def test_a_sandboxed_command_writes_only_its_worktree_and_private_tmp(
+async def test_a_sandboxed_command_writes_only_its_worktree_and_its_tmpdir(
     worktree: Path, tmp_path: Path
 ) -> None:
     marker = f"orch-sandbox-test-{os.getpid()}"
+    readable = tmp_path / "script-input.txt"
+    readable.write_text("readable from the host's /tmp\n")
     script = (
-        "echo in > inside.txt; echo t > /tmp/private && cat /tmp/private; "
+        'echo in > inside.txt; echo t > "$TMPDIR/private" && cat "$TMPDIR/private"; '
+        f"cat {shlex.quote(str(readable))}; "
         f"echo x > ../outside.txt; echo y > /tmp/{marker}; echo z >> .git; "
         f"echo w > {Path.home()}/{marker}; exit 0"
     )
@@ -38,10 +42,12 @@ async def test_a_sandboxed_command_writes_only_its_worktree_and_private_tmp(
     assert result.exit_code == 0, result.stdout
     assert (worktree / "inside.txt").read_text() == "in\n"
     assert "t\n" in result.stdout
-    # .git and $HOME refuse; ../ of a worktree under /tmp is inside the private /tmp.
-    assert result.stdout.count("Read-only file system") == 2, result.stdout
+    # The host's /tmp can be read (a check's script may live there), not written.
+    assert "readable from the host's /tmp" in result.stdout
+    # ../, /tmp, .git and $HOME refuse.
+    assert result.stdout.count("Read-only file system") == 4, result.stdout
     assert not (tmp_path / "outside.txt").exists()
-    assert not Path(f"/tmp/{marker}").exists()  # the command's /tmp was its own
+    assert not Path(f"/tmp/{marker}").exists()
     assert not (Path.home() / marker).exists()
     assert (worktree / ".git").read_text() == "gitdir: /nowhere\n"
 
