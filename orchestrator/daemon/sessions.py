@@ -145,7 +145,7 @@ async def drive_session(ctx: DaemonContext, run_id: str, spec: SessionSpec) -> A
         return await _drive(ctx, run_id, spec)
     since = ctx.started_at
     spent = await anyio.to_thread.run_sync(lambda: ctx.store.cost_since(since)) if since else 0.0
-    share = budget.grant(run_id, spent)
+    share = budget.grant(run_id, spent, worker=spec.role is Role.WORKER)
     try:
         if share < MIN_SHARE_USD:
             raise BudgetSpentError(f"the run's budget of ${budget.budget_usd:.2f} is spent")

@@ -273,10 +273,12 @@ class Supervisor:
         budget = ctx.budget
         if budget is not None and ctx.started_at is not None:
             spent = await anyio.to_thread.run_sync(lambda: ctx.store.cost_since(ctx.started_at))
-            # Sessions in flight hold shares of it; they finish (within their shares). No
-            # figure in the reason: the run's total is the report's, given with it.
+            # Workers in flight hold shares of it; they finish (within their shares), and
+            # decision sessions are ended by the stop. No figure in the reason: the run's
+            # total is the report's, given with it.
             self.state.budget_spent = budget.exhausted(spent)
-            if spent >= budget.budget_usd or (self.state.budget_spent and not budget.shares):
+            drained = self.state.budget_spent and not budget.workers_in_flight()
+            if spent >= budget.budget_usd or drained:
                 self.request_stop(f"budget ${budget.budget_usd:.2f} reached")
 
     async def _activate_ready_tracks(self) -> int:

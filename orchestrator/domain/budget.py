@@ -21,6 +21,8 @@ class RunBudget:
     slots: int
     #: Run id -> the share it was granted, while the session is in flight.
     shares: dict[str, float] = field(default_factory=dict)
+    #: The run ids among ``shares`` that are workers (the sessions that produce work).
+    workers: set[str] = field(default_factory=set)
 
     def left(self, spent_usd: float) -> float:
         """What no session holds yet: the budget minus the spent and the granted."""
@@ -30,13 +32,21 @@ class RunBudget:
         """Nothing is left for a new session (those in flight may still finish)."""
         return self.left(spent_usd) < MIN_SHARE_USD
 
-    def grant(self, run_id: str, spent_usd: float) -> float:
+    def grant(self, run_id: str, spent_usd: float, *, worker: bool = False) -> float:
         """Reserve a share for ``run_id`` and return it (0 when nothing is left)."""
         free = max(self.slots - len(self.shares), 1)
         share = max(self.left(spent_usd) / free, 0.0)
         self.shares[run_id] = share
+        if worker:
+            self.workers.add(run_id)
         return share
+
+    def workers_in_flight(self) -> bool:
+        """A worker holds a share: its WO may still finish within it. Decision sessions
+        alone are no reason to wait once the budget is exhausted (a stop ends them)."""
+        return bool(self.workers)
 
     def release(self, run_id: str) -> None:
         """The session ended: its real cost is in the spent figure from now on."""
         self.shares.pop(run_id, None)
+        self.workers.discard(run_id)

@@ -191,13 +191,15 @@ async def test_hanging_global_agent_holds_one_slot_and_is_ended(home: Path, tmp_
     h = open_home(home)
     h.add_project("p", tmp_path / "repo")
     h.add_track("p", "t", 3)
+    # The hanging round holds half of the $0.025 as its share; the worker's half pays for one
+    # WO ($0.01), and then what is left buys no session: the run stops on its budget.
     report, _ = await run_fake(
         h,
         by_role(global_=lambda spec: [Hang()]),
-        RunOptions(max_agents=2, budget_usd=0.015),
+        RunOptions(max_agents=2, budget_usd=0.025),
     )
     assert report.summary["stop_reason"].startswith("budget")
-    assert report.summary["work_orders"]["done"] == 2
+    assert report.summary["work_orders"]["done"] == 1
     (global_run,) = h.runs("global")
     assert global_run.status == "interrupted"
     h.assert_nothing_live()
