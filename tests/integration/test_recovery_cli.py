@@ -286,8 +286,9 @@ def test_daemon_sigkill_then_orch_recover_resumes_by_session_id_or_starts_fresh(
         first = {r.track_id: r for r in home.runs()}
         os.killpg(daemon.pid, signal.SIGKILL)
         daemon.wait(timeout=30)
+    # Whatever of the agents outlived the daemon (unconfined Bash at the gate did; in the
+    # sandbox it dies with its CLI) must be ended by recovery before anything starts.
     orphans = agent_pids(home.settings.owner_id)
-    assert orphans, "the CLIs' tool processes (Bash at the gate) outlive the daemon"
     for track in ("alpha", "beta"):
         shutil.rmtree(home.path / "state" / "claude-config" / first[track].id)
     for table in ("transcript_entries", "transcripts"):
@@ -314,11 +315,9 @@ def test_daemon_sigkill_then_orch_recover_resumes_by_session_id_or_starts_fresh(
     )
     try:
         # The gate stays closed until recovery has ended the dead daemon's orphans.
-        ended = wait_for(
-            lambda: [e for e in events() if e["event"] == "orphans_ended"], 60, "orphans ended"
+        wait_for(
+            lambda: not set(orphans) & set(agent_pids(home.settings.owner_id)), 60, "no orphans"
         )
-        assert ended[-1]["pids"]
-        assert not set(orphans) & set(agent_pids(home.settings.owner_id))
         home.gate.open()
         _out, err = recover.communicate(timeout=400)
     finally:
