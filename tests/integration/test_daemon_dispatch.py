@@ -191,15 +191,16 @@ async def test_hanging_global_agent_holds_one_slot_and_is_ended(home: Path, tmp_
     h = open_home(home)
     h.add_project("p", tmp_path / "repo")
     h.add_track("p", "t", 3)
-    # The hanging round holds half of the $0.025 as its share; the worker's half pays for one
-    # WO ($0.01), and then what is left buys no session: the run stops on its budget.
+    # The hanging round holds half of the $0.05 as its share; the other half pays for the
+    # project agent and at least one WO ($0.01 each; how many depends on how the decision and
+    # the workers' shares interleave), then what is left buys no session: a budget stop.
     report, _ = await run_fake(
         h,
         by_role(global_=lambda spec: [Hang()]),
-        RunOptions(max_agents=2, budget_usd=0.025),
+        RunOptions(max_agents=2, budget_usd=0.05),
     )
     assert report.summary["stop_reason"].startswith("budget")
-    assert report.summary["work_orders"]["done"] == 1
+    assert 1 <= report.summary["work_orders"]["done"] < 3
     (global_run,) = h.runs("global")
     assert global_run.status == "interrupted"
     h.assert_nothing_live()
