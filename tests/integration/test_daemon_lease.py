@@ -31,9 +31,13 @@ def hanging_home(home: Path, tmp_path: Path) -> Home:
     return h
 
 
-async def wait_for_live_worker(h: Home, timeout: float = 30.0) -> None:
+async def wait_for_live_worker(h: Home, timeout: float = 30.0, *, in_session: bool = False) -> None:
+    """A worker run is live (claimed); with ``in_session``, its session has started too (so
+    an interruption can be resumed rather than started afresh)."""
     with anyio.fail_after(timeout):
-        while not any(r.role == "worker" for r in h.store.live_runs()):
+        while not any(
+            r.role == "worker" and (r.session_id or not in_session) for r in h.store.live_runs()
+        ):
             await anyio.sleep(0.05)
 
 
@@ -140,6 +144,7 @@ async def test_stop_then_run_again_resumes_the_interrupted_work(home: Path, tmp_
     h = hanging_home(home, tmp_path)
     async with anyio.create_task_group() as tg:
         reports = await start_daemon(h, tg)
+        await wait_for_live_worker(h, in_session=True)
         h.store.request_stop()
         with anyio.fail_after(30):
             while not reports:
