@@ -28,7 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-#: The sample backlog of 20 WO files, shipped in the package (the same files as ../shared's).
+#: The sample backlog of 20 WO files, shipped in the package (a fresh clone has them).
 SAMPLES_DIR = REPO_ROOT / "orchestrator" / "samples" / "work_orders"
 #: The console script installed into the venv next to the interpreter.
 ORCH_SCRIPT = Path(sys.executable).with_name("orch")
