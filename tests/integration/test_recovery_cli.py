@@ -423,8 +423,19 @@ def test_a_model_outage_parks_the_work_and_it_completes(home: RecoveryHome) -> N
     async def main() -> None:
         async with SimServer(seed=13, faults="529:1.0", keep_requests=500) as sim:
 
+            def all_parked() -> bool:
+                runs = _worker_runs(store)
+                return set(runs) == {"alpha", "beta"} and all(
+                    any(r.status in {"interrupted", "resumed"} for r in track_runs)
+                    for track_runs in runs.values()
+                )
+
             async def heal() -> None:
-                await anyio.sleep(75)
+                # The outage lasts until every track's work is parked: it outlasted the
+                # session's retries (a condition, not a guess at how long they take).
+                with anyio.fail_after(300):
+                    while not all_parked():
+                        await anyio.sleep(0.2)
                 seen["faults"] = sim.stats()["faults"]
                 sim.set_faults("")
 
