@@ -526,7 +526,8 @@ def test_recover_holds_the_lease_while_it_resumes_and_stops_on_orch_stop(
 
     settings = dataclasses.replace(
         settings,
-        daemon=dataclasses.replace(settings.daemon, lease_ttl_s=1.0, heartbeat_interval_s=0.2),
+        # A short lease (ten heartbeats long, so a loaded machine's stall does not lose it).
+        daemon=dataclasses.replace(settings.daemon, lease_ttl_s=2.0, heartbeat_interval_s=0.2),
     )
     store = home.store()
     other = SQLiteStore.open(settings.db_path)
@@ -539,7 +540,7 @@ def test_recover_holds_the_lease_while_it_resumes_and_stops_on_orch_stop(
                     while not [r for r in store.live_runs() if r.session_id]:
                         await anyio.sleep(0.05)
                 # Several lease lifetimes later, the lease is still held...
-                await anyio.sleep(3.0)
+                await anyio.sleep(5.0)
                 try:
                     other.acquire_lease("daemon-intruder", os.getpid(), socket.gethostname(), 30)
                     outcome["intruder"] = "took the lease"
