@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli.context import AppContext, emit_json, make_directory
+from orchestrator.cli.params import non_empty_path
 from orchestrator.config import Settings, check_environment, with_overrides
 from orchestrator.domain.errors import UserInputError, ValidationError
 
@@ -39,7 +40,9 @@ def _logging(settings: Settings) -> None:
 def run(
     ctx: typer.Context,
     until: Annotated[str | None, typer.Option(help="Stop at this local time, HH:MM.")] = None,
-    budget: Annotated[float | None, typer.Option(min=0, help="Cost cap of this run, USD.")] = None,
+    budget: Annotated[
+        float | None, typer.Option(min=0, max=1_000_000, help="Cost cap of this run, USD.")
+    ] = None,
     max_agents: Annotated[
         int | None, typer.Option(min=1, max=256, help="Agents at once (1-256).")
     ] = None,
@@ -187,7 +190,9 @@ def recover(
 
 def demo(
     ctx: typer.Context,
-    directory: Annotated[Path | None, typer.Option("--dir", help="Where to create it.")] = None,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", parser=non_empty_path, help="Where to create it.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     no_run: Annotated[bool, typer.Option("--no-run", help="Set up only, do not run.")] = False,
 ) -> None:

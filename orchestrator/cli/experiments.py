@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from orchestrator.cli.context import AppContext, emit_json
+from orchestrator.cli.params import non_empty_path
 from orchestrator.domain.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -26,7 +27,12 @@ IdArg = Annotated[str, typer.Argument(metavar="ID", help="Experiment id.")]
 def start(
     ctx: typer.Context,
     file: Annotated[
-        Path | None, typer.Argument(metavar="[FILE.md]", help="The experiment as a markdown file.")
+        Path | None,
+        typer.Argument(
+            metavar="[FILE.md]",
+            parser=non_empty_path,
+            help="The experiment as a markdown file.",
+        ),
     ] = None,
     project: Annotated[str | None, typer.Option(help="Project name.")] = None,
     name: Annotated[str | None, typer.Option(help="Experiment name (a slug).")] = None,

@@ -10,6 +10,7 @@ import typer
 
 from orchestrator.cli import experiments, projects, tracks, work_orders
 from orchestrator.cli.context import AppContext, resolve_home
+from orchestrator.cli.params import non_empty_path
 from orchestrator.domain.errors import OrchestratorError
 
 app = typer.Typer(
@@ -30,7 +31,11 @@ def _root(
     ctx: typer.Context,
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="State home (default: $ORCH_HOME or the current directory)."),
+        typer.Option(
+            "--home",
+            parser=non_empty_path,
+            help="State home (default: $ORCH_HOME or the current directory).",
+        ),
     ] = None,
 ) -> None:
     app_ctx = AppContext(home=resolve_home(home))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.context import AppContext, emit_json
+from orchestrator.cli.params import non_empty_path
 from orchestrator.domain.errors import ValidationError
 from orchestrator.domain.ids import slugify, validate_slug
 
@@ -17,7 +18,10 @@ app = typer.Typer(help="Add and list projects (git repositories).", no_args_is_h
 @app.command("add")
 def add(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Path of the project's git repository.")],
+    path: Annotated[
+        Path,
+        typer.Argument(parser=non_empty_path, help="Path of the project's git repository."),
+    ],
     name: Annotated[str | None, typer.Option(help="Project name (default: from the path).")] = None,
     base_branch: Annotated[
         str | None, typer.Option(help="Branch tracks start from and merge into (default: HEAD's).")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.context import AppContext, emit_json, make_directory
+from orchestrator.cli.params import non_empty_path
 from orchestrator.domain.errors import UserInputError, ValidationError
 from orchestrator.domain.ids import validate_slug, validate_wo_id
 from orchestrator.domain.lifecycle import WOStatus
@@ -52,7 +53,10 @@ def add(
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="WO files or directories of them.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(parser=non_empty_path, help="WO files or directories of them."),
+    ],
     project: Annotated[str | None, typer.Option(help="Project name.")] = None,
 ) -> None:
     """Import work orders from markdown files with YAML frontmatter (all or nothing)."""
@@ -169,7 +173,10 @@ def show(
 @app.command("export")
 def export(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Directory to write into.")],
+    directory: Annotated[
+        Path,
+        typer.Argument(metavar="DIR", parser=non_empty_path, help="Directory to write into."),
+    ],
     project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
 ) -> None:
     """Write every work order as a markdown file (re-importable)."""

@@ -19,6 +19,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp
 
+#: Shorter tokens are refused: the dashboard can change state (approve, retry, cancel).
+MIN_TOKEN_LENGTH = 16
+
 from orchestrator.domain.errors import ValidationError
 
 COOKIE = "orch_dashboard"
@@ -43,6 +46,9 @@ def is_loopback(host: str) -> bool:
 
 def check_bind(host: str, token: str | None) -> None:
     """A bind beyond loopback exposes the dashboard to the network: only with --token."""
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        # An empty or short token would be guessed; refuse it rather than pick one silently.
+        raise ValidationError(f"--token must be at least {MIN_TOKEN_LENGTH} characters")
     if not is_loopback(host) and not token:
         raise ValidationError(
             f"--host {host} is not a loopback address: give --token TOKEN to serve beyond "

@@ -526,6 +526,15 @@ MALFORMED: list[Bad] = [
     Bad("dashboard-port-in-use", ["dashboard", "--port", "{port}"], "in use"),
     Bad("run-dashboard-port-in-use", ["run", "--dashboard", "--port", "{port}"], "in use"),
     Bad("home-in-proc", ["--home", "/proc/nope", "init"], "cannot create state home"),
+    # An empty path (an unset shell variable) is refused, never read as the current directory.
+    Bad("home-empty", ["--home", "", "status"], "an empty path is not allowed"),
+    Bad("wo-export-empty-path", ["wo", "export", ""], "an empty path is not allowed"),
+    Bad("wo-import-empty-path", ["wo", "import", ""], "an empty path is not allowed"),
+    Bad("project-add-empty-path", ["project", "add", ""], "an empty path is not allowed"),
+    Bad("experiment-start-empty-path", ["experiment", "start", ""], "an empty path"),
+    Bad("run-budget-inf", ["run", "--budget", "inf"], "--budget"),
+    Bad("dashboard-token-empty", ["dashboard", "--token", ""], "at least 16 characters"),
+    Bad("dashboard-token-short", ["dashboard", "--token", "short"], "at least 16 characters"),
 ]
 
 
