@@ -19,11 +19,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp
 
-#: Shorter tokens are refused: the dashboard can change state (approve, retry, cancel).
-MIN_TOKEN_LENGTH = 16
-
 from orchestrator.domain.errors import ValidationError
 
+#: Shorter tokens are refused: the dashboard can change state (approve, retry, cancel).
+MIN_TOKEN_LENGTH = 16
 COOKIE = "orch_dashboard"
 #: Methods that change nothing; every other one needs a matching Origin.
 SAFE_METHODS = frozenset({"GET", "HEAD"})
