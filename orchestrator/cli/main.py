@@ -104,13 +104,3 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("orch: interrupted\n")
         sys.exit(130)
-    except Exception as exc:
-        # A broken or unreadable state DB is not a bug of ours: one line, not a traceback.
-        if type(exc).__module__.startswith("sqlalchemy"):
-            from sqlalchemy.exc import DBAPIError
-
-            if isinstance(exc, DBAPIError):
-                reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
-                sys.stderr.write(f"orch: error: state database: {reason or type(exc).__name__}\n")
-                sys.exit(1)
-        raise

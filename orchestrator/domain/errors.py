@@ -58,6 +58,31 @@ class MergeConflictError(GitError):
         self.files = files
 
 
+class StoreError(OrchestratorError):
+    """The state database failed a call (not the caller's input): one line, exit status 1.
+
+    Raised by every store backend in place of its driver's errors, so callers above the
+    store never see SQLAlchemy or driver types. The driver's error is kept as ``__cause__``.
+    Unknown ids and bad values are still ``NotFoundError`` and ``ValidationError``.
+    """
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or opened (no file, no server, refused connection)."""
+
+
+class StoreBusy(StoreUnavailable):
+    """Another writer held a lock longer than the store waits for it; worth retrying later."""
+
+
+class StoreCorrupt(StoreError):
+    """The database's content is not a state DB or is damaged (``orch recover`` will not help)."""
+
+
+class StoreConflict(StoreError):
+    """A write broke a database constraint the store did not check first (a race, a bug)."""
+
+
 class AgentError(OrchestratorError):
     """An agent session failed for good (after retries)."""
 

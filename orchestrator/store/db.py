@@ -16,6 +16,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
 from orchestrator.domain.redaction import Redactor, active_redactor
+from orchestrator.store.db_errors import translating
 
 #: Seconds a connection waits for another writer before SQLite gives up.
 BUSY_TIMEOUT_S = 60.0
@@ -80,15 +81,19 @@ def _redact_params(redactor: Redactor, params: Any) -> Any:
 
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
-    """A session for reads: a deferred transaction that sees one consistent snapshot."""
-    with Session(engine, expire_on_commit=False) as session:
+    """A session for reads: a deferred transaction that sees one consistent snapshot.
+
+    Driver errors leave it as ``StoreError``s (``db_errors``)."""
+    with translating(), Session(engine, expire_on_commit=False) as session:
         yield session
 
 
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction starts with BEGIN IMMEDIATE; commits when the block ends."""
-    with engine.connect() as conn:
+    """A session whose transaction starts with BEGIN IMMEDIATE; commits when the block ends.
+
+    Driver errors leave it as ``StoreError``s (``db_errors``)."""
+    with translating(), engine.connect() as conn:
         conn.execution_options(**{_BEGIN_MODE_OPTION: "IMMEDIATE"})
         with Session(bind=conn, expire_on_commit=False) as session:
             yield session

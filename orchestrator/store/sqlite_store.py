@@ -10,6 +10,7 @@ from sqlalchemy import text
 from orchestrator.store.checkpoints import CheckpointQueries
 from orchestrator.store.claims import ClaimQueries
 from orchestrator.store.db import make_engine
+from orchestrator.store.db_errors import translating
 from orchestrator.store.events import EventQueries
 from orchestrator.store.experiment_moves import ExperimentMoves
 from orchestrator.store.lease import LeaseQueries
@@ -51,11 +52,12 @@ class SQLiteStore(
         if migrate and store.schema_revision() != HEAD_REVISION:
             from orchestrator.store.migrate import upgrade
 
-            upgrade(store.engine)
+            with translating():
+                upgrade(store.engine)
         return store
 
     def schema_revision(self) -> str | None:
-        with self.engine.connect() as conn:
+        with translating(), self.engine.connect() as conn:
             exists = conn.exec_driver_sql(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
             ).first()
@@ -65,7 +67,7 @@ class SQLiteStore(
             return None if row is None else str(row[0])
 
     def integrity_ok(self) -> bool:
-        with self.engine.connect() as conn:
+        with translating(), self.engine.connect() as conn:
             return conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
 
     def status_summary(self) -> dict[str, Any]:

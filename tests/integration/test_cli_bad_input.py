@@ -681,3 +681,40 @@ def test_no_traceback_when_the_db_is_not_a_db(orch: OrchRunner, home: Path) -> N
     assert "state database" in result.err, str(result)
     assert "Traceback" not in result.out + result.err, str(result)
     assert len(result.err_lines) == 1, str(result)
+
+
+def test_one_line_when_the_db_stays_locked(
+    bad: OrchRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock past the busy timeout: one line, exit 1, no
+    traceback, nothing changed (the ``bad`` fixture compares the DB afterwards)."""
+    import sqlite3
+
+    from orchestrator.store import db
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 0.2)
+    holder = sqlite3.connect(bad.home / "state" / "orchestrator.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        result = bad("wo", "add", "--project", "demo", "--title", "Never written")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.code == 1, str(result)
+    assert "Traceback" not in result.out + result.err, str(result)
+    assert result.err_lines == ["orch: error: state database: database is locked"], str(result)
+
+
+def test_one_line_when_the_db_is_damaged(orch: OrchRunner, home: Path) -> None:
+    """A state DB whose pages were overwritten: a write command says so in one line."""
+    db_path = home / "state" / "orchestrator.db"
+    data = bytearray(db_path.read_bytes())
+    # Keep the header (page 1 names the file a database), garble every later page.
+    for offset in range(4096, len(data)):
+        data[offset] = 0xA5
+    db_path.write_bytes(bytes(data))
+    result = orch("wo", "add", "--project", "demo", "--title", "x")
+    assert result.code == 1, str(result)
+    assert "Traceback" not in result.out + result.err, str(result)
+    assert len(result.err_lines) == 1, str(result)
+    assert result.err_lines[0].startswith("orch: error: state database: "), str(result)

@@ -318,9 +318,7 @@ async def test_no_global_round_when_nothing_is_left_to_weigh(home: Path, tmp_pat
     h.add_project("p", tmp_path / "repo")
     ids = h.add_track("p", "a", 2)
     outside = h.store.add_work_order("p", WorkOrder(id="", title="in no track"))
-    waiting = h.store.add_work_order(
-        "p", WorkOrder(id="", title="waits", depends_on=(outside.id,))
-    )
+    waiting = h.store.add_work_order("p", WorkOrder(id="", title="waits", depends_on=(outside.id,)))
     h.store.create_track("p", "b", "feature")
     h.store.assign("b", [waiting.id])
     h.store.set_track_status("b", TrackStatus.READY)
