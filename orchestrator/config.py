@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from orchestrator.domain.errors import ConfigError
+from orchestrator.domain.redaction import mask_url_password, url_password
 
 CONFIG_RELPATH = Path("config") / "orchestrator.toml"
 ENV_PREFIX = "ORCH_"
@@ -88,6 +90,16 @@ def _fault_spec_problem(spec: str) -> str | None:
     except ValueError as exc:
         return f'a fault spec like "429:0.1,latency:200ms" ({exc})'
     return None
+
+
+#: The URL schemes ``store.url`` accepts (``store.factory`` opens each).
+STORE_SCHEMES = ("sqlite:///", "postgresql+psycopg://")
+
+
+def _store_url_problem(url: str) -> str | None:
+    if not url or url.startswith(STORE_SCHEMES):
+        return None
+    return '"" (the home\'s SQLite file), "sqlite:///PATH" or "postgresql+psycopg://..."'
 
 
 POSITIVE = Allowed(gt=0)
@@ -243,6 +255,17 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    url: str = _key(
+        "",
+        'Where the state lives: "" is the SQLite file state/orchestrator.db in the home; '
+        '"sqlite:///PATH" another SQLite file; "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB" '
+        "a PostgreSQL database (several homes may share one). Shown with its password masked.",
+        Allowed(check=_store_url_problem),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = Path(".")
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
@@ -253,6 +276,7 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
 
     @property
     def state_dir(self) -> Path:
@@ -261,6 +285,23 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.state_dir / "orchestrator.db"
+
+    @property
+    def store_url(self) -> str:
+        """The database the store opens: ``store.url``, or the home's SQLite file."""
+        return self.store.url or f"sqlite:///{self.db_path}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Secret values in the settings themselves: the store URL's password (as written
+        and decoded), masked wherever anything is stored."""
+        password = url_password(self.store.url)
+        return () if password is None else tuple({password, unquote(password)})
+
+    @property
+    def uses_home_db(self) -> bool:
+        """The state lives in the home's own SQLite file (not elsewhere)."""
+        return self.store_url == f"sqlite:///{self.db_path}"
 
     @property
     def logs_dir(self) -> Path:
@@ -293,6 +334,7 @@ SECTIONS: dict[str, type[Any]] = {
     "logging": LoggingSettings,
     "agent": AgentSettings,
     "worker": WorkerSettings,
+    "store": StoreSettings,
 }
 
 
@@ -335,8 +377,13 @@ def _coerce(key: str, value: Any, annotation: str, from_env: bool) -> Any:
             return tuple(i.strip() for i in items if i.strip())
     except ValueError:
         expected = _TYPE_WORDS.get(annotation, annotation)
-        raise ConfigError(f"config key {key}: expected {expected}, got {value!r}") from None
+        raise ConfigError(f"config key {key}: expected {expected}, got {_shown(value)!r}") from None
     raise ConfigError(f"config key {key}: unsupported type {annotation}")
+
+
+def _shown(value: Any) -> Any:
+    """A value as an error may quote it: a URL's password masked."""
+    return mask_url_password(value) if isinstance(value, str) else value
 
 
 def _checked(key: str, f: dataclasses.Field[Any], value: Any, from_env: bool) -> Any:
@@ -346,7 +393,7 @@ def _checked(key: str, f: dataclasses.Field[Any], value: Any, from_env: bool) ->
     allowed: Allowed = f.metadata["allowed"]
     problem = allowed.problem(parsed, _TYPE_WORDS.get(annotation, annotation))
     if problem is not None:
-        raise ConfigError(f"config key {key}: must be {problem}, got {value!r}")
+        raise ConfigError(f"config key {key}: must be {problem}, got {_shown(value)!r}")
     return parsed
 
 

@@ -28,7 +28,7 @@ from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.wo_file import parse_wo_file
 from orchestrator.git.runner import DEFAULT_IDENTITY
 from orchestrator.samples import DEMO_PROJECT_FILES, SAMPLE_WORK_ORDERS
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.sqlite_store import SQLiteStore, open_store
 
 DEMO_PROJECT = "demo-app"
 #: The sample WOs that state the embeddings question's two approaches.
@@ -112,7 +112,7 @@ def setup_demo(directory: Path | None) -> DemoSetup:
     settings = load_settings(home)
     for folder in (settings.workspaces_dir, settings.logs_dir, settings.reports_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    store = SQLiteStore.open(settings.db_path)
+    store = open_store(settings.store_url)
     try:
         if not store.list_projects():
             # The check runs with this very interpreter, so it finds pytest wherever orch runs.
@@ -138,12 +138,12 @@ def setup_demo(directory: Path | None) -> DemoSetup:
 def _check_reusable(home: Path, project_dir: Path) -> None:
     """A directory used by an earlier demo is reused; any other home there is refused
     (before anything is written)."""
-    db_path = load_settings(home).db_path
-    if not db_path.exists():
+    settings = load_settings(home)
+    if settings.uses_home_db and not settings.db_path.exists():
         return
-    store = SQLiteStore.open(db_path, migrate=False)
+    store = open_store(settings.store_url, migrate=False)
     try:
-        projects = store.list_projects()
+        projects = store.list_projects() if store.schema_revision() is not None else []
     finally:
         store.close()
     others = [p for p in projects if p.id != DEMO_PROJECT]
@@ -231,7 +231,7 @@ def _experiment_summary(store: SQLiteStore) -> dict[str, Any] | None:
 
 
 def demo_summary(setup: DemoSetup, report: Any | None) -> dict[str, Any]:
-    store = SQLiteStore.open(setup.settings.db_path)
+    store = open_store(setup.settings.store_url)
     try:
         counts = store.wo_counts(DEMO_PROJECT)
         tracks = store.list_tracks(project=DEMO_PROJECT)

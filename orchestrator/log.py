@@ -58,9 +58,13 @@ def configure_logging(
     level: str = "info",
     secret_env_vars: Iterable[str] = (),
     console: TextIO | None = None,
+    secrets: Iterable[str] = (),
 ) -> None:
-    """JSON lines into ``logs_dir`` (if given) and human lines to ``console`` on a TTY."""
-    secrets = secret_values(os.environ, secret_env_vars)
+    """JSON lines into ``logs_dir`` (if given) and human lines to ``console`` on a TTY.
+
+    ``secrets`` are masked as well as the variables' values (the store URL's password).
+    """
+    secrets = [*secret_values(os.environ, secret_env_vars), *secrets]
     # The same secrets are masked in everything stored (DB, reports, transcripts).
     use_redactor(Redactor(secrets))
     redactor = SecretRedactor(secrets)

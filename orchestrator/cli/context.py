@@ -44,14 +44,17 @@ class AppContext:
         return self._settings
 
     def require_initialized(self) -> None:
-        if not self.settings.db_path.exists():
+        settings = self.settings
+        # With the state elsewhere (store.url), `orch init` has still made the home's dirs.
+        here = settings.db_path if settings.uses_home_db else settings.state_dir
+        if not here.exists():
             raise UserInputError(f"{self.home} is not an orchestrator home: run `orch init` first")
 
     @property
     def store(self) -> SQLiteStore:
         if self._store is None:
             self.require_initialized()
-            self._store = _import_store().open(self.settings.db_path)
+            self._store = _import_store().open(self.settings.store_url)
         return self._store
 
     def close(self) -> None:

@@ -34,7 +34,12 @@ def _logging(settings: Settings) -> None:
     from orchestrator.log import configure_logging
 
     make_directory(settings.logs_dir, "log directory")
-    configure_logging(settings.logs_dir, settings.logging.level, settings.logging.secret_env_vars)
+    configure_logging(
+        settings.logs_dir,
+        settings.logging.level,
+        settings.logging.secret_env_vars,
+        secrets=settings.secrets,
+    )
 
 
 def run(
@@ -202,7 +207,7 @@ def demo(
     from orchestrator.daemon.context import RunOptions
     from orchestrator.daemon.runner import run_daemon
     from orchestrator.demo import demo_summary, setup_demo
-    from orchestrator.store.sqlite_store import SQLiteStore
+    from orchestrator.store.sqlite_store import open_store
 
     app_ctx: AppContext = ctx.obj
     check_environment()  # before anything is created
@@ -213,7 +218,7 @@ def demo(
     if not no_run:
         settings = with_overrides(setup.settings, "model", backend="sim")
         _logging(settings)
-        store = SQLiteStore.open(settings.db_path)
+        store = open_store(settings.store_url)
         options = RunOptions(max_agents=settings.daemon.max_agents, exit_when_idle=True)
         ticker = None if as_json else _progress_ticker(app_ctx)
         try:

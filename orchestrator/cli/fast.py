@@ -25,7 +25,12 @@ from typing import Any
 
 #: sha256 of ``config.render_default_config()``: a home whose config is byte for byte the
 #: default needs no validation (tests/unit/test_cli_fast.py keeps this in step).
-DEFAULT_CONFIG_SHA256 = "08aa74fd5660c77153c3e76e5b3db3f2c7a6bab08f2d1afaf02d05bd5d3cb4c6"
+DEFAULT_CONFIG_SHA256 = "395477ddbf4cda5273a93ee5421471eaea77255e3878416e9232bcad79f7dff3"
+#: Earlier defaults, still written in homes made before a key was added (each lacks only
+#: keys whose default keeps the state in the home's SQLite file).
+EARLIER_DEFAULT_SHA256 = frozenset(
+    {"08aa74fd5660c77153c3e76e5b3db3f2c7a6bab08f2d1afaf02d05bd5d3cb4c6"}  # before [store]
+)
 CONFIG_RELPATH = Path("config") / "orchestrator.toml"
 
 
@@ -114,7 +119,8 @@ def settings_are_default(home: Path) -> bool:
         return True
     except OSError:
         return False
-    return hashlib.sha256(data).hexdigest() == DEFAULT_CONFIG_SHA256
+    digest = hashlib.sha256(data).hexdigest()
+    return digest == DEFAULT_CONFIG_SHA256 or digest in EARLIER_DEFAULT_SHA256
 
 
 def render(command: str, options: dict[str, str], conn: Any) -> str:

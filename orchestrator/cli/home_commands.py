@@ -8,6 +8,7 @@ import typer
 
 from orchestrator.cli.context import AppContext, emit_json, make_directory
 from orchestrator.config import render_default_config
+from orchestrator.domain.redaction import mask_url_password
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -31,9 +32,9 @@ def init(ctx: typer.Context) -> None:
         gitignore.write_text("*\n", encoding="utf-8")
     make_directory(settings.logs_dir, "log directory")
     make_directory(settings.reports_dir, "reports directory")
-    from orchestrator.store.sqlite_store import SQLiteStore
+    from orchestrator.store.sqlite_store import open_store
 
-    store = SQLiteStore.open(settings.db_path)
+    store = open_store(settings.store_url)
     revision = store.schema_revision()
     store.close()
     app_ctx.console.print(f"Initialized orchestrator home {home} (schema {revision})")
@@ -57,6 +58,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         f"daemon: {'running (pid ' + str(daemon['pid']) + ')' if daemon['running'] else 'stopped'}"
     )
     console.print(f"worker sandbox: {summary['sandbox']}", markup=False)
+    # The URL may carry a password: shown masked, never as given.
+    console.print(f"store: {mask_url_password(app_ctx.settings.store_url)}", markup=False)
     table = Table(title="Projects")
     for column in ("project", "tracks", "work orders"):
         table.add_column(column)

@@ -81,6 +81,21 @@ class Redactor:
         return value
 
 
+#: The password part of a URL's user info: ``scheme://user:PASSWORD@host``.
+_URL_PASSWORD = re.compile(r"(?P<head>^[A-Za-z][A-Za-z0-9+.\-]*://[^:/@]*:)(?P<password>[^@]*)@")
+
+
+def url_password(url: str) -> str | None:
+    """The password a URL carries (``postgresql+psycopg://user:PASSWORD@host/db``), if any."""
+    match = _URL_PASSWORD.match(url)
+    return match.group("password") if match and match.group("password") else None
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` as it may be shown: its password replaced by ``***``."""
+    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", url, count=1)
+
+
 _active: Redactor | None = None
 
 

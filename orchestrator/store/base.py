@@ -22,11 +22,19 @@ def sqlite_of(session: Session) -> sqlite3.Connection:
     return driver
 
 
+def driver_of(session: Session) -> Any:
+    """The session's own DB-API connection (sqlite3 or psycopg), in its transaction, for the
+    statements written per dialect (``read_queries``, planning)."""
+    return session.connection().connection.driver_connection
+
+
 class StoreBase:
     """Holds the engine; query mixins build on it."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: PostgreSQL serializes nothing by itself (see ``store.db``); SQLite serializes writes.
+        self.on_postgres = engine.dialect.name == "postgresql"
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

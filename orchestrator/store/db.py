@@ -1,8 +1,11 @@
-"""The SQLite engine: WAL, foreign keys, busy timeout, and BEGIN IMMEDIATE write transactions.
+"""The engines: SQLite (WAL, foreign keys, busy timeout, BEGIN IMMEDIATE writes) or PostgreSQL.
 
-Every write goes through :func:`write_session`, which opens the transaction with
+Every write goes through :func:`write_session`. On SQLite it opens the transaction with
 ``BEGIN IMMEDIATE`` so two processes never both hold a read snapshot and then race to upgrade
-it to a write lock (the cause of "database is locked" under concurrent writers).
+it to a write lock (the cause of "database is locked" under concurrent writers); that lock
+is database-wide, so every write transaction is serialized. PostgreSQL runs READ COMMITTED
+and serializes nothing by itself: the queries that read, decide and write (claims, new WO
+ids, the lease) take explicit row or advisory locks there (see ``store.locks``).
 """
 
 from __future__ import annotations
@@ -24,10 +27,38 @@ BUSY_TIMEOUT_S = 60.0
 _BEGIN_MODE_OPTION = "orch_begin_mode"
 
 
-def make_engine(db_path: Path) -> Engine:
-    """An engine for the state DB at ``db_path`` with our pragmas on every connection."""
+#: Seconds to wait for a PostgreSQL server before a command gives up.
+PG_CONNECT_TIMEOUT_S = 10
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+def make_engine(target: Path | str) -> Engine:
+    """An engine for the state DB: a SQLite file's path, or a ``store.url``."""
+    url = target if isinstance(target, str) else f"sqlite:///{target}"
+    if is_postgres_url(url):
+        return _postgres_engine(url)
+    return _sqlite_engine(url)
+
+
+def _postgres_engine(url: str) -> Engine:
     engine = create_engine(
-        f"sqlite:///{db_path}",
+        url,
+        isolation_level="READ COMMITTED",
+        # A server restarted under a long-running daemon leaves dead pooled connections.
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": "orch"},
+    )
+    install_redaction(engine)
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    """The SQLite engine with our pragmas on every connection."""
+    engine = create_engine(
+        url,
         connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
-from orchestrator.store.base import StoreBase, sqlite_of
+from orchestrator.store.base import StoreBase, driver_of
 from orchestrator.store.tables import DirectiveRow, TrackRow, WOTrackRow
 
 #: WO statuses that may still be started (dependencies permitting).
@@ -85,6 +86,65 @@ WHERE l.track_id = ?
   AND l.wo_status IN (SELECT value FROM json_each(?))
   AND NOT {_BLOCKED}"""
 
+# PostgreSQL's twins: the same questions, lists bound as arrays (its planner needs no hints).
+_PG_BLOCKED = """EXISTS (
+    SELECT 1 FROM wo_dependencies AS d
+    LEFT JOIN work_orders AS dep ON dep.id = d.depends_on_id
+    WHERE d.wo_id = l.wo_id AND coalesce(dep.status, '') <> 'done')"""
+
+
+@dataclass(frozen=True)
+class _Statements:
+    counts: str
+    costs: str
+    first_startable: str
+    shown: str
+    waiting: str
+    startable_among: str
+    #: How a list of ids or statuses is bound: a JSON text for SQLite, an array for psycopg.
+    ids: Callable[[Sequence[str]], Any]
+
+
+_SQLITE = _Statements(
+    _COUNTS_SQL,
+    _COSTS_SQL,
+    _FIRST_STARTABLE_SQL,
+    _SHOWN_SQL,
+    _WAITING_SQL,
+    _STARTABLE_AMONG_SQL,
+    lambda ids: json.dumps(list(ids)),
+)
+_POSTGRES = _Statements(
+    counts="SELECT track_id, status, n FROM track_wo_counts WHERE track_id = ANY(%s) AND n > 0",
+    costs="SELECT track_id, cost_usd FROM track_costs WHERE track_id = ANY(%s)",
+    first_startable=f"""
+SELECT l.wo_priority, l.wo_id FROM wo_tracks AS l
+WHERE l.track_id = %s AND l.wo_status = %s AND NOT {_PG_BLOCKED}
+ORDER BY l.wo_priority, l.wo_id
+LIMIT %s""",
+    shown="""
+SELECT w.id, w.title, w.priority, w.tags,
+       coalesce((SELECT json_agg(depends_on_id) FROM wo_dependencies WHERE wo_id = w.id),
+                '[]'::json)
+FROM work_orders AS w WHERE w.id = ANY(%s)""",
+    waiting="""
+SELECT l.track_id, l.wo_id, d.depends_on_id
+FROM wo_tracks AS l
+JOIN wo_dependencies AS d ON d.wo_id = l.wo_id
+LEFT JOIN work_orders AS dep ON dep.id = d.depends_on_id
+WHERE l.track_id = ANY(%s) AND l.wo_status = ANY(%s) AND coalesce(dep.status, '') <> 'done'
+ORDER BY l.track_id, l.wo_priority, l.wo_id, d.depends_on_id""",
+    startable_among=f"""
+SELECT l.wo_id FROM wo_tracks AS l
+WHERE l.track_id = %s AND l.wo_id = ANY(%s) AND l.wo_status = ANY(%s) AND NOT {_PG_BLOCKED}""",
+    ids=list,
+)
+
+
+def _json(value: Any) -> Any:
+    """A JSON column or aggregate: text from SQLite, already decoded from psycopg."""
+    return json.loads(value) if isinstance(value, str) else value
+
 
 @dataclass(frozen=True)
 class TrackWork:
@@ -103,7 +163,7 @@ class TrackWork:
     waiting: dict[str, list[str]]
 
 
-def _first_startable(cursor: Any, track_id: str, shown: int) -> list[str]:
+def _first_startable(cursor: Any, sql: _Statements, track_id: str, shown: int) -> list[str]:
     """The track's first ``shown`` startable WO ids: the first of each startable status,
     merged by (priority, id)."""
     if shown <= 0:
@@ -111,7 +171,7 @@ def _first_startable(cursor: Any, track_id: str, shown: int) -> list[str]:
     rows = [
         row
         for status in STARTABLE
-        for row in cursor.execute(_FIRST_STARTABLE_SQL, (track_id, status, shown)).fetchall()
+        for row in cursor.execute(sql.first_startable, (track_id, status, shown)).fetchall()
     ]
     return [wo_id for _priority, wo_id in sorted(rows)[:shown]]
 
@@ -136,28 +196,33 @@ class PlanningQueries(StoreBase):
             tracks = list(session.exec(query))
             if not tracks:
                 return []
-            cursor = sqlite_of(session).cursor()
+            sql = self._planning_sql()
+            cursor = driver_of(session).cursor()
             try:
-                tracks_json = json.dumps([t.id for t in tracks])
+                tracks_ids = sql.ids([t.id for t in tracks])
                 by_status: dict[str, dict[str, int]] = {}
-                for tid, status, n in cursor.execute(_COUNTS_SQL, (tracks_json,)).fetchall():
+                for tid, status, n in cursor.execute(sql.counts, (tracks_ids,)).fetchall():
                     by_status.setdefault(tid, {})[status] = n
-                costs = dict(cursor.execute(_COSTS_SQL, (tracks_json,)).fetchall())
-                first = {t.id: _first_startable(cursor, t.id, shown) for t in tracks}
-                stuck = json.dumps([tid for tid, ids in first.items() if not ids])
+                costs = dict(cursor.execute(sql.costs, (tracks_ids,)).fetchall())
+                first = {t.id: _first_startable(cursor, sql, t.id, shown) for t in tracks}
+                stuck = sql.ids([tid for tid, ids in first.items() if not ids])
                 waiting: dict[str, dict[str, list[str]]] = {}
-                for tid, wo_id, blocker in cursor.execute(_WAITING_SQL, (stuck, STARTABLE_JSON)):
+                for tid, wo_id, blocker in cursor.execute(
+                    sql.waiting, (stuck, sql.ids(STARTABLE))
+                ).fetchall():
                     waiting.setdefault(tid, {}).setdefault(wo_id, []).append(blocker)
-                wanted = json.dumps([wo_id for ids in first.values() for wo_id in ids])
+                wanted = sql.ids([wo_id for ids in first.values() for wo_id in ids])
                 shown_wos = {
                     wo_id: {
                         "id": wo_id,
                         "title": title,
                         "priority": priority,
-                        "tags": json.loads(tags),
-                        "depends_on": json.loads(deps),
+                        "tags": _json(tags),
+                        "depends_on": _json(deps),
                     }
-                    for wo_id, title, priority, tags, deps in cursor.execute(_SHOWN_SQL, (wanted,))
+                    for wo_id, title, priority, tags, deps in cursor.execute(
+                        sql.shown, (wanted,)
+                    ).fetchall()
                 }
             finally:
                 cursor.close()
@@ -182,13 +247,17 @@ class PlanningQueries(StoreBase):
         """Those of ``wo_ids`` that can start in the track now (status and dependencies)."""
         if not wo_ids:
             return set()
+        sql = self._planning_sql()
         with self.reading() as session:
             rows = (
-                sqlite_of(session)
-                .execute(_STARTABLE_AMONG_SQL, (track_id, json.dumps(wo_ids), STARTABLE_JSON))
+                driver_of(session)
+                .execute(sql.startable_among, (track_id, sql.ids(wo_ids), sql.ids(STARTABLE)))
                 .fetchall()
             )
             return {wo_id for (wo_id,) in rows}
+
+    def _planning_sql(self) -> _Statements:
+        return _POSTGRES if self.on_postgres else _SQLITE
 
     def ready_track_ids(self) -> list[str]:
         """Tracks offered to the daemon (``ready``) that have work, most important first.

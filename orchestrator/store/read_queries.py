@@ -8,6 +8,10 @@ trigger-kept ``track_wo_counts``), and yields plain rows in the ``--json`` shape
 DESIGN.md. ``SQLiteStore`` answers ``list_tracks`` and a track's WO list through the same
 functions, so there is one owner of these queries.
 
+The store on PostgreSQL asks the same questions through the same functions, given its
+psycopg connection (which has sqlite3's ``execute``): each statement has a PostgreSQL twin
+(``_PG``) and JSON comes back decoded. The fast path itself is SQLite's alone.
+
 A state this module does not describe in full (open experiments, parked work, a schema
 older than the code) answers :class:`NotHere`; the caller then takes the full store.
 """
@@ -31,6 +35,16 @@ OPEN_EXPERIMENTS = ("running", "evaluating", "deciding")
 
 class NotHere(Exception):
     """This read cannot be answered here; the full store can (and reports any error)."""
+
+
+def _pg(conn: Any) -> bool:
+    """Whether ``conn`` is the store's PostgreSQL (psycopg) connection."""
+    return not isinstance(conn, sqlite3.Connection)
+
+
+def _json(value: Any) -> Any:
+    """A JSON column or aggregate: text from SQLite, already decoded from psycopg."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
@@ -63,15 +77,22 @@ WHERE (:project IS NULL OR t.project_id = :project)
   AND (:type IS NULL OR t.type = :type)
 ORDER BY t.project_id, t.priority, t.id"""
 
+_PG_TRACKS_SQL = (
+    _TRACKS_SQL.replace(":project", "%(project)s::text")
+    .replace(":status", "%(status)s::text")
+    .replace(":type", "%(type)s::text")
+)
+
 
 def track_list(
-    conn: sqlite3.Connection,
+    conn: Any,
     project: str | None = None,
     status: str | None = None,
     track_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for ``track list``, with WO counts, parents before their sub-tracks."""
-    rows = conn.execute(_TRACKS_SQL, {"project": project, "status": status, "type": track_type})
+    sql = _PG_TRACKS_SQL if _pg(conn) else _TRACKS_SQL
+    rows = conn.execute(sql, {"project": project, "status": status, "type": track_type})
     tracks = [
         {
             "id": tid,
@@ -131,15 +152,32 @@ WHERE w.id IN (SELECT wo_id FROM wo_tracks WHERE track_id IN (SELECT id FROM sub
   AND (:status IS NULL OR w.status = :status)
 ORDER BY w.priority, w.id"""
 
+#: A WO's dependencies and tracks as JSON lists, in PostgreSQL.
+_PG_WO_LISTS = """coalesce((SELECT json_agg(depends_on_id ORDER BY depends_on_id)
+            FROM wo_dependencies WHERE wo_id = w.id), '[]'::json),
+       coalesce((SELECT json_agg(track_id ORDER BY track_id)
+            FROM wo_tracks WHERE wo_id = w.id), '[]'::json)"""
 
-def track_wos(
-    conn: sqlite3.Connection, track: str, status: str | None = None
-) -> Iterator[dict[str, Any]]:
+_PG_TRACK_WOS_SQL = f"""
+WITH RECURSIVE subtree (id) AS (
+    SELECT id FROM tracks WHERE id = %(track)s
+    UNION
+    SELECT t.id FROM tracks AS t JOIN subtree ON t.parent_track_id = subtree.id
+)
+SELECT w.id, w.project_id, w.title, w.status, w.priority, w.tags, {_PG_WO_LISTS}
+FROM work_orders AS w
+WHERE w.id IN (SELECT wo_id FROM wo_tracks WHERE track_id IN (SELECT id FROM subtree))
+  AND (%(status)s::text IS NULL OR w.status = %(status)s)
+ORDER BY w.priority, w.id"""
+
+
+def track_wos(conn: Any, track: str, status: str | None = None) -> Iterator[dict[str, Any]]:
     """``wo list --track``: the WOs of a track and its sub-tracks, each once, by priority
     then id (NotHere for an unknown track: the full store names the error)."""
     empty = True
+    sql = _PG_TRACK_WOS_SQL if _pg(conn) else _TRACK_WOS_SQL
     for wo_id, project, title, state, priority, tags, deps, tracks in conn.execute(
-        _TRACK_WOS_SQL, {"track": track, "status": status}
+        sql, {"track": track, "status": status}
     ):
         empty = False
         yield {
@@ -148,11 +186,12 @@ def track_wos(
             "title": title,
             "status": state,
             "priority": priority,
-            "tags": json.loads(tags),
-            "depends_on": json.loads(deps),
-            "tracks": json.loads(tracks),
+            "tags": _json(tags),
+            "depends_on": _json(deps),
+            "tracks": _json(tracks),
         }
-    if empty and conn.execute("SELECT 1 FROM tracks WHERE id = ?", (track,)).fetchone() is None:
+    exists = "SELECT 1 FROM tracks WHERE id = " + ("%s" if _pg(conn) else "?")
+    if empty and conn.execute(exists, (track,)).fetchone() is None:
         raise NotHere(f"unknown track {track!r}")
 
 
@@ -168,9 +207,16 @@ WHERE (:project IS NULL OR w.project_id = :project)
   AND (:status IS NULL OR w.status = :status)
 ORDER BY w.priority, w.id"""
 
+_PG_WOS_SQL = f"""
+SELECT w.id, w.project_id, w.title, w.status, w.priority, w.tags, {_PG_WO_LISTS}
+FROM work_orders AS w
+WHERE (%(project)s::text IS NULL OR w.project_id = %(project)s)
+  AND (%(status)s::text IS NULL OR w.status = %(status)s)
+ORDER BY w.priority, w.id"""
+
 
 def work_order_list(
-    conn: sqlite3.Connection, project: str | None = None, status: str | None = None
+    conn: Any, project: str | None = None, status: str | None = None
 ) -> list[dict[str, Any]]:
     """``wo list`` of a project or all, by priority then id (the dashboard's tree and list
     read 10,000 of these: one statement, no ORM objects)."""
@@ -181,12 +227,12 @@ def work_order_list(
             "title": title,
             "status": state,
             "priority": priority,
-            "tags": json.loads(tags),
-            "depends_on": json.loads(deps),
-            "tracks": json.loads(tracks),
+            "tags": _json(tags),
+            "depends_on": _json(deps),
+            "tracks": _json(tracks),
         }
         for wo_id, project_id, title, state, priority, tags, deps, tracks in conn.execute(
-            _WOS_SQL, {"project": project, "status": status}
+            _PG_WOS_SQL if _pg(conn) else _WOS_SQL, {"project": project, "status": status}
         )
     ]
 

@@ -42,13 +42,17 @@ class SQLiteStore(
     ParkQueries,
     EventQueries,
 ):
-    """All queries on the state DB (SQLite, WAL, BEGIN IMMEDIATE writes)."""
+    """All queries on the state DB (SQLite, or PostgreSQL through ``store.url``)."""
 
     @classmethod
-    def open(cls, db_path: Path, *, migrate: bool = True) -> SQLiteStore:
-        """Open the DB, creating or upgrading its schema to the newest revision if needed."""
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(make_engine(db_path))
+    def open(cls, target: Path | str, *, migrate: bool = True) -> SQLiteStore:
+        """Open the DB (a SQLite file's path or a ``store.url``), creating or upgrading its
+        schema to the newest revision if needed."""
+        if isinstance(target, Path):
+            target.parent.mkdir(parents=True, exist_ok=True)
+        elif target.startswith("sqlite:///"):
+            Path(target.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        store = cls(make_engine(target))
         if migrate and store.schema_revision() != HEAD_REVISION:
             from orchestrator.store.migrate import upgrade
 
@@ -59,15 +63,28 @@ class SQLiteStore(
     def schema_revision(self) -> str | None:
         with translating(), self.engine.connect() as conn:
             exists = conn.exec_driver_sql(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
-            ).first()
-            if exists is None:
+                "SELECT to_regclass('alembic_version') IS NOT NULL"
+                if self.on_postgres
+                else "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
+            ).scalar()
+            if not exists:
                 return None
             row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
             return None if row is None else str(row[0])
 
     def integrity_ok(self) -> bool:
         with translating(), self.engine.connect() as conn:
+            if self.on_postgres:
+                # The server keeps its pages consistent (WAL); what can go wrong underneath
+                # us is an index left invalid by a failed build.
+                invalid = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_index AS i JOIN pg_class AS c"
+                        " ON c.oid = i.indrelid WHERE NOT i.indisvalid"
+                        " AND c.relnamespace = 'public'::regnamespace"
+                    )
+                ).scalar()
+                return invalid == 0
             return conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
 
     def status_summary(self) -> dict[str, Any]:
@@ -91,3 +108,12 @@ class SQLiteStore(
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def open_store(url: str, *, migrate: bool = True) -> SQLiteStore:
+    """The store at ``url`` (``Settings.store_url``: a SQLite file or a PostgreSQL database).
+
+    The one place the CLI, daemon, dashboard and demo open the state, so the backend is
+    chosen by ``store.url`` alone.
+    """
+    return SQLiteStore.open(url, migrate=migrate)

@@ -11,7 +11,7 @@ from orchestrator.domain.errors import NotFoundError, ValidationError
 from orchestrator.domain.ids import validate_slug
 from orchestrator.domain.lifecycle import TrackStatus, check_transition
 from orchestrator.store import read_queries
-from orchestrator.store.base import StoreBase, sqlite_of
+from orchestrator.store.base import StoreBase, driver_of
 from orchestrator.store.tables import ProjectRow, TrackRow, WorkOrderRow, WOTrackRow, utcnow
 
 BRANCH_PREFIX = "tracks/"
@@ -113,13 +113,13 @@ class TrackQueries(StoreBase):
     ) -> list[dict[str, Any]]:
         """Rows for ``track list``, with WO counts, parents before their sub-tracks."""
         with self.reading() as session:
-            return read_queries.track_list(sqlite_of(session), project, status, track_type)
+            return read_queries.track_list(driver_of(session), project, status, track_type)
 
     def subtree_work_orders(self, track_id: str, status: str | None = None) -> list[dict[str, Any]]:
         """``wo list --track``: the WOs of a track and its sub-tracks, each once."""
         with self.reading() as session:
             self.get_track_row(session, track_id)
-            return list(read_queries.track_wos(sqlite_of(session), track_id, status))
+            return list(read_queries.track_wos(driver_of(session), track_id, status))
 
     def track_counts(self, project: str | None = None) -> dict[str, int]:
         with self.reading() as session:

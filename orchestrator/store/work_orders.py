@@ -16,7 +16,7 @@ from orchestrator.domain.lifecycle import WOStatus, check_transition
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.wo_graph import find_cycle
 from orchestrator.store import read_queries
-from orchestrator.store.base import StoreBase, sqlite_of
+from orchestrator.store.base import StoreBase, driver_of
 from orchestrator.store.tables import (
     ProjectRow,
     WODependencyRow,
@@ -121,7 +121,7 @@ class WorkOrderQueries(StoreBase):
         """Rows for ``wo list`` (keys as documented in DESIGN.md), by priority then id."""
         if track is None:
             with self.reading() as session:
-                return read_queries.work_order_list(sqlite_of(session), project, status)
+                return read_queries.work_order_list(driver_of(session), project, status)
         with self.reading() as session:
             query = select(WorkOrderRow)
             if project is not None:

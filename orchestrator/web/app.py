@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from orchestrator.config import Settings
 from orchestrator.domain.errors import NotFoundError, OrchestratorError, UserInputError
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.sqlite_store import SQLiteStore, open_store
 from orchestrator.web import api, pages
 from orchestrator.web.board import Dashboard
 from orchestrator.web.security import TokenGuard
@@ -43,7 +43,7 @@ def _status_code(exc: OrchestratorError, method: str) -> int:
 def create_app(settings: Settings, token: str, store: SQLiteStore | None = None) -> FastAPI:
     """The app over ``settings``' home; it opens (and closes) its own store unless given one."""
     own = store is None
-    board = Dashboard(settings, store or SQLiteStore.open(settings.db_path), _templates())
+    board = Dashboard(settings, store or open_store(settings.store_url), _templates())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

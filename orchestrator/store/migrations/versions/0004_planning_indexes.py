@@ -21,6 +21,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+#: SQLite's triggers (PostgreSQL's are ``PG_TRIGGERS`` below).
 TRIGGERS = {
     # A new link is counted under the status it was inserted with (a placeholder), then
     # takes the WO's current status and priority: that update moves the count (below). One
@@ -79,6 +80,114 @@ TRIGGERS = {
 }
 
 
+#: The same bookkeeping on PostgreSQL: plpgsql functions, one per trigger above (the new
+#: link takes its WO's status and priority before it is inserted, then is counted).
+PG_TRIGGERS: dict[str, tuple[str, str, str]] = {
+    # name: (table, "BEFORE/AFTER event [WHEN (...)]", function body)
+    "wo_tracks_mirror_on_link": (
+        "wo_tracks",
+        "BEFORE INSERT",
+        """SELECT status, priority INTO NEW.wo_status, NEW.wo_priority
+           FROM work_orders WHERE id = NEW.wo_id;
+           RETURN NEW;""",
+    ),
+    "wo_tracks_on_link": (
+        "wo_tracks",
+        "AFTER INSERT",
+        """INSERT INTO track_wo_counts AS c (track_id, status, n)
+           VALUES (NEW.track_id, NEW.wo_status, 1)
+           ON CONFLICT (track_id, status) DO UPDATE SET n = c.n + 1;
+           RETURN NULL;""",
+    ),
+    "work_orders_mirror_on_change": (
+        "work_orders",
+        "AFTER UPDATE OF status, priority"
+        " WHEN (NEW.status IS DISTINCT FROM OLD.status"
+        " OR NEW.priority IS DISTINCT FROM OLD.priority)",
+        """UPDATE wo_tracks SET wo_status = NEW.status, wo_priority = NEW.priority
+           WHERE wo_id = NEW.id;
+           RETURN NULL;""",
+    ),
+    "wo_tracks_count_on_update": (
+        "wo_tracks",
+        "AFTER UPDATE OF wo_status WHEN (NEW.wo_status IS DISTINCT FROM OLD.wo_status)",
+        """UPDATE track_wo_counts SET n = n - 1
+           WHERE track_id = OLD.track_id AND status = OLD.wo_status;
+           INSERT INTO track_wo_counts AS c (track_id, status, n)
+           VALUES (NEW.track_id, NEW.wo_status, 1)
+           ON CONFLICT (track_id, status) DO UPDATE SET n = c.n + 1;
+           RETURN NULL;""",
+    ),
+    "wo_tracks_count_on_delete": (
+        "wo_tracks",
+        "AFTER DELETE",
+        """UPDATE track_wo_counts SET n = n - 1
+           WHERE track_id = OLD.track_id AND status = OLD.wo_status;
+           RETURN NULL;""",
+    ),
+    "agent_runs_cost_on_insert": (
+        "agent_runs",
+        "AFTER INSERT WHEN (NEW.track_id IS NOT NULL)",
+        """INSERT INTO track_costs AS c (track_id, cost_usd) VALUES (NEW.track_id, NEW.cost_usd)
+           ON CONFLICT (track_id) DO UPDATE SET cost_usd = c.cost_usd + excluded.cost_usd;
+           RETURN NULL;""",
+    ),
+    "agent_runs_cost_on_update": (
+        "agent_runs",
+        "AFTER UPDATE OF cost_usd, track_id"
+        " WHEN (NEW.cost_usd IS DISTINCT FROM OLD.cost_usd"
+        " OR NEW.track_id IS DISTINCT FROM OLD.track_id)",
+        """UPDATE track_costs SET cost_usd = cost_usd - OLD.cost_usd
+           WHERE track_id = OLD.track_id;
+           IF NEW.track_id IS NOT NULL THEN
+               INSERT INTO track_costs AS c (track_id, cost_usd)
+               VALUES (NEW.track_id, NEW.cost_usd)
+               ON CONFLICT (track_id) DO UPDATE SET cost_usd = c.cost_usd + excluded.cost_usd;
+           END IF;
+           RETURN NULL;""",
+    ),
+    "agent_runs_cost_on_delete": (
+        "agent_runs",
+        "AFTER DELETE",
+        """UPDATE track_costs SET cost_usd = cost_usd - OLD.cost_usd
+           WHERE track_id = OLD.track_id;
+           RETURN NULL;""",
+    ),
+}
+
+
+def _on_postgres() -> bool:
+    return bool(op.get_bind().dialect.name == "postgresql")
+
+
+def _create_triggers() -> None:
+    if not _on_postgres():
+        for ddl in TRIGGERS.values():
+            op.execute(ddl)
+        return
+    for name, (table, when, body) in PG_TRIGGERS.items():
+        op.execute(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$"
+        )
+        event, _, condition = when.partition(" WHEN ")
+        timing, _, operation = event.partition(" ")
+        op.execute(
+            f"CREATE TRIGGER {name} {timing} {operation} ON {table} FOR EACH ROW"
+            + (f" WHEN {condition}" if condition else "")
+            + f" EXECUTE FUNCTION {name}()"
+        )
+
+
+def _drop_triggers() -> None:
+    if not _on_postgres():
+        for name in TRIGGERS:
+            op.execute(f"DROP TRIGGER {name}")
+        return
+    for name, (table, _when, _body) in PG_TRIGGERS.items():
+        op.execute(f"DROP TRIGGER {name} ON {table}")
+        op.execute(f"DROP FUNCTION {name}()")
+
+
 def upgrade() -> None:
     op.create_table(
         "track_wo_counts",
@@ -94,7 +203,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("track_id"),
     )
     op.execute(
-        "INSERT INTO track_costs (track_id, cost_usd) SELECT track_id, total(cost_usd)"
+        "INSERT INTO track_costs (track_id, cost_usd) SELECT track_id, coalesce(sum(cost_usd), 0)"
         " FROM agent_runs WHERE track_id IS NOT NULL GROUP BY track_id"
     )
     op.add_column(
@@ -112,8 +221,7 @@ def upgrade() -> None:
         "INSERT INTO track_wo_counts (track_id, status, n)"
         " SELECT track_id, wo_status, count(*) FROM wo_tracks GROUP BY track_id, wo_status"
     )
-    for ddl in TRIGGERS.values():
-        op.execute(ddl)
+    _create_triggers()
     op.create_index(
         "ix_wo_tracks_track_status_priority",
         "wo_tracks",
@@ -131,8 +239,7 @@ def downgrade() -> None:
     op.drop_index("ix_agent_runs_track_role_started", table_name="agent_runs")
     op.drop_index("ix_work_orders_id_status", table_name="work_orders")
     op.drop_index("ix_wo_tracks_track_status_priority", table_name="wo_tracks")
-    for name in TRIGGERS:
-        op.execute(f"DROP TRIGGER {name}")
+    _drop_triggers()
     with op.batch_alter_table("wo_tracks") as batch:
         batch.drop_column("wo_priority")
         batch.drop_column("wo_status")
