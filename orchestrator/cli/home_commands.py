@@ -13,12 +13,30 @@ from orchestrator.domain.redaction import mask_url_password
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def init(ctx: typer.Context) -> None:
+def init(
+    ctx: typer.Context,
+    host_id: Annotated[
+        str | None,
+        typer.Option(
+            "--host-id",
+            help="This home's name among the homes sharing a database (default: the "
+            "machine's name and a digest of the home's path). Fixed once made.",
+        ),
+    ] = None,
+) -> None:
     """Create (or upgrade) the state home: config/orchestrator.toml, workspaces/, state/."""
+    from orchestrator.domain.hosts import validate_host_id
+    from orchestrator.host_identity import ensure_host_id, read_host_id
+
     app_ctx: AppContext = ctx.obj
     home = app_ctx.home
     # Settings first: a bad ORCH_* variable or config file is refused before anything is written.
     settings = app_ctx.settings
+    if host_id is not None:
+        validate_host_id(host_id)
+        current = read_host_id(settings)
+        if current is not None and current != host_id:
+            ensure_host_id(settings, host_id)  # refuses with one line: ids are fixed
     make_directory(home, "state home")
     config_path = home / "config" / "orchestrator.toml"
     make_directory(config_path.parent, "config directory")
@@ -37,7 +55,12 @@ def init(ctx: typer.Context) -> None:
     store = open_store(settings.store_url)
     revision = store.schema_revision()
     store.close()
-    app_ctx.console.print(f"Initialized orchestrator home {home} (schema {revision})")
+    # Without --host-id the id is made on the daemon's first start, from the home's own
+    # path: a copied home then gets an id of its own.
+    named = f", host {ensure_host_id(settings, host_id)}" if host_id is not None else ""
+    app_ctx.console.print(
+        f"Initialized orchestrator home {home} (schema {revision}{named})", markup=False
+    )
 
 
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
@@ -93,6 +116,10 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         console.print(f"global directive: {summary['directive']['reason']}")
     for park in summary["parked"]:
         console.print(park["line"], markup=False)
+    if summary["hosts"]:
+        from orchestrator.cli.hosts import print_hosts
+
+        print_hosts(app_ctx, summary["hosts"])
 
 
 def _counts(counts: dict[str, int]) -> str:

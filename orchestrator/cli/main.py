@@ -44,12 +44,13 @@ def _root(
 
 
 def _register_commands() -> None:
-    from orchestrator.cli import daemon_commands, dashboard, home_commands, review
+    from orchestrator.cli import daemon_commands, dashboard, home_commands, hosts, review
 
     home_commands.register(app)
     dashboard.register(app)
     daemon_commands.register(app)
     review.register(app)
+    hosts.register(app)
 
 
 _register_commands()

@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.decisions import run_global_agent, run_project_agent
 from orchestrator.daemon.experiments import ExperimentPump
+from orchestrator.daemon.hosting import beat_host, register_host
 from orchestrator.daemon.merging import finish_track, take_base
 from orchestrator.daemon.organizer import AutoOrganizer
 from orchestrator.daemon.recovery import recover
@@ -91,6 +92,7 @@ class Supervisor:
                 ctx.daemon_id, os.getpid(), socket.gethostname(), ctx.settings.daemon.lease_ttl_s
             )
         )
+        await register_host(ctx)
         # Journaled so a dashboard in another process can show the time and budget left.
         await anyio.to_thread.run_sync(
             lambda: ctx.store.note_run_limits(
@@ -182,6 +184,7 @@ class Supervisor:
         )
         if why is not None:
             self.request_stop(why)
+        await beat_host(ctx)
 
     def _want_global(self, reason: str) -> None:
         self.state.global_wanted = reason

@@ -166,8 +166,21 @@ def status(store: SQLiteStore, settings: Settings) -> dict[str, Any]:
         if directive is None
         else {"weights": directive.weights, "reason": directive.reason},
         "parked": [park_json(p) for p in current_parks(store.latest_parks(), live)],
+        "hosts": hosts(store, settings),
         "sandbox": sandbox_mode(settings),
     }
+
+
+def hosts(store: SQLiteStore, settings: Settings) -> list[dict[str, Any]]:
+    """``orch hosts --json``: every host on this database with its track leases."""
+    from datetime import UTC, datetime
+
+    from orchestrator.domain.hosts_view import host_json
+    from orchestrator.host_identity import read_host_id
+
+    now = datetime.now(UTC)
+    this_host = read_host_id(settings)
+    return [host_json(h, now, this_host) for h in store.list_hosts()]
 
 
 def park_json(park: Park) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 #: The schema these statements are written for (``sqlite_store.HEAD_REVISION``).
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 #: Experiment statuses ``orch status`` lists (``domain.experiment.OPEN_EXPERIMENT_STATUSES``).
 OPEN_EXPERIMENTS = ("running", "evaluating", "deciding")
 
@@ -264,6 +264,7 @@ SELECT json_object(
         FROM directives ORDER BY id DESC LIMIT 1),
     'lease', (SELECT json_object('pid', pid, 'hostname', hostname, 'expires_at', expires_at)
         FROM daemon_lease WHERE id = 1),
+    'hosts', (SELECT count(*) FROM hosts),
     'open_experiments', (SELECT count(*) FROM experiments
         WHERE status IN {OPEN_EXPERIMENTS!r}),
     'parks', (SELECT count(*) FROM events WHERE kind = 'parked' AND id > coalesce(
@@ -275,8 +276,8 @@ def status(conn: sqlite3.Connection) -> dict[str, Any]:
     lines are built by the domain)."""
     (text,) = conn.execute(_STATUS_SQL).fetchone()
     found = json.loads(text)
-    if found.pop("open_experiments") or found.pop("parks"):
-        raise NotHere("experiments or parks to describe")
+    if found.pop("open_experiments") or found.pop("parks") or found.pop("hosts"):
+        raise NotHere("experiments, parks or hosts to describe")
     lease = found.pop("lease")
     live = lease is not None and _lease_live(lease)
     for run in found["runs"]:
@@ -290,6 +291,7 @@ def status(conn: sqlite3.Connection) -> dict[str, Any]:
         "experiments": [],
         "directive": found["directive"],
         "parked": [],
+        "hosts": [],
     }
 
 

@@ -13,6 +13,7 @@ from orchestrator.store.db import make_engine
 from orchestrator.store.db_errors import translating
 from orchestrator.store.events import EventQueries
 from orchestrator.store.experiment_moves import ExperimentMoves
+from orchestrator.store.hosts import HostQueries
 from orchestrator.store.lease import LeaseQueries
 from orchestrator.store.parks import ParkQueries
 from orchestrator.store.planning import PlanningQueries
@@ -24,7 +25,7 @@ from orchestrator.store.tracks import TrackQueries
 from orchestrator.store.work_orders import WorkOrderQueries
 
 #: The newest migration; checked without importing Alembic so read commands start fast.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 class SQLiteStore(
@@ -37,6 +38,7 @@ class SQLiteStore(
     TrackQueries,
     RunQueries,
     LeaseQueries,
+    HostQueries,
     PlanningQueries,
     CheckpointQueries,
     ParkQueries,

@@ -33,6 +33,11 @@ class ProjectRow(SQLModel, table=True):
     path: str
     base_branch: str
     check_command: str = ""
+    #: The shared git remote (a bare repository's path or a git URL) hosts exchange work
+    #: through; empty for a project worked on one host only.
+    remote: str = ""
+    #: The host that added the project: it works in ``path``, the others in their own clones.
+    host_id: str | None = None
     #: WOs created since the organizer last ran for this project (auto-organize trigger).
     new_wos_since_organize: int = 0
     created_at: datetime = Field(default_factory=utcnow)
@@ -249,11 +254,14 @@ class DaemonLeaseRow(SQLModel, table=True):
     """At most one row: the daemon that owns this state home, kept alive by heartbeats."""
 
     __tablename__ = "daemon_lease"
+    __table_args__ = (Index("ux_daemon_lease_host", "host_id", unique=True),)
 
     id: int = Field(default=1, primary_key=True)
     holder: str
     pid: int
     hostname: str
+    #: The home's host id once several homes share the database (one lease per host).
+    host_id: str | None = None
     acquired_at: datetime = Field(default_factory=utcnow)
     heartbeat_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
@@ -355,3 +363,30 @@ class EvalRunRow(SQLModel, table=True):
     duration_s: float = 0.0
     timed_out: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class HostRow(SQLModel, table=True):
+    """A state home whose daemon works on this database (one per home)."""
+
+    __tablename__ = "hosts"
+
+    id: str = Field(primary_key=True)
+    hostname: str
+    home: str
+    pid: int | None = None
+    started_at: datetime | None = None
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class TrackLeaseRow(SQLModel, table=True):
+    """The host that owns an active track until ``expires_at``, unless it renews the lease."""
+
+    __tablename__ = "track_leases"
+    __table_args__ = (Index("ix_track_leases_host", "host_id"),)
+
+    track_id: str = Field(primary_key=True, foreign_key="tracks.id")
+    host_id: str = Field(foreign_key="hosts.id")
+    acquired_at: datetime
+    heartbeat_at: datetime
+    ttl_s: float
+    expires_at: datetime

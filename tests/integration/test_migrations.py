@@ -60,7 +60,10 @@ SEED_SQL = [
 ]
 DATA_TABLES = ["projects", "work_orders", "wo_dependencies", "tracks", "wo_tracks", "events"]
 #: Columns as in the first revision where later ones added some (filled by their migration).
-FIRST_COLUMNS = {"wo_tracks": "wo_id, track_id"}
+FIRST_COLUMNS = {
+    "wo_tracks": "wo_id, track_id",
+    "projects": "id, path, base_branch, check_command, new_wos_since_organize, created_at",
+}
 
 
 def tables(engine: Engine) -> set[str]:
@@ -130,6 +133,9 @@ def test_first_revision_then_head_keeps_the_data(old_db: Engine) -> None:
         ).all()
         assert [tuple(r) for r in counts] == [("core", "done", 1), ("core", "ready", 1)]
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").first() is None
+        # 0005: an old project has no shared remote and no adding host.
+        added = conn.exec_driver_sql("SELECT remote, host_id FROM projects").all()
+        assert [tuple(r) for r in added] == [("", None)]
 
     # Upgrading again is a no-op.
     upgrade(old_db)

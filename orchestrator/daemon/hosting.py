@@ -1,0 +1,38 @@
+"""This daemon as one host among several on a shared database: registration and heartbeat.
+
+The home's host id (``state/host-id``) is made on the first start. The daemon registers the
+host when it takes its home's lease and renews its track leases with every heartbeat, so
+``orch hosts`` on any home shows when it was last heard from and what it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import anyio
+
+from orchestrator.daemon.context import DaemonContext
+from orchestrator.domain.hosts import TrackLease
+from orchestrator.host_identity import ensure_host_id
+
+
+def host_id_of(ctx: DaemonContext) -> str:
+    return ensure_host_id(ctx.settings)
+
+
+async def register_host(ctx: DaemonContext) -> str:
+    """Record this home as a live host; returns its id."""
+    host_id = host_id_of(ctx)
+    home = str(ctx.settings.home)
+    await anyio.to_thread.run_sync(
+        lambda: ctx.store.register_host(host_id, socket.gethostname(), home, os.getpid())
+    )
+    return host_id
+
+
+async def beat_host(ctx: DaemonContext) -> list[TrackLease]:
+    """Renew every track lease this host holds (and its last-seen time); returns them."""
+    host_id = host_id_of(ctx)
+    ttl_s = ctx.settings.daemon.lease_ttl_s
+    return await anyio.to_thread.run_sync(lambda: ctx.store.renew_track_leases(host_id, ttl_s))
