@@ -7,12 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
-
 from orchestrator.daemon.report_facts import facts_lines, morning_facts
+from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.redaction import redact
 from orchestrator.store.sqlite_store import SQLiteStore
-from orchestrator.store.tables import AgentRunRow, EventRow, WorkOrderRow
 
 
 @dataclass(frozen=True)
@@ -22,18 +20,11 @@ class RunReport:
 
 
 def build_summary(store: SQLiteStore, since: datetime, stop_reason: str) -> dict[str, Any]:
-    with store.reading() as session:
-        events = list(
-            session.exec(select(EventRow).where(EventRow.at >= since, EventRow.kind == "wo_status"))
-        )
-        runs = list(session.exec(select(AgentRunRow).where(AgentRunRow.started_at >= since)))
-        wo_ids = {e.subject_id for e in events}
-        wos = {
-            w.id: w
-            for w in session.exec(select(WorkOrderRow).where(col(WorkOrderRow.id).in_(wo_ids)))
-        }
-    done = sorted({e.subject_id for e in events if e.to_status == "done"})
-    failed = sorted({e.subject_id for e in events if e.to_status == "failed"})
+    events = store.status_moves_since(since, "wo_status")
+    runs = store.runs_since(since)
+    wos = store.wo_outcomes({e.subject_id for e in events})
+    done = sorted({e.subject_id for e in events if e.to_status == WOStatus.DONE})
+    failed = sorted({e.subject_id for e in events if e.to_status == WOStatus.FAILED})
     tracks: dict[str, dict[str, Any]] = {}
     for run in runs:
         if run.track_id is None:
@@ -43,9 +34,13 @@ def build_summary(store: SQLiteStore, since: datetime, stop_reason: str) -> dict
         )
         entry["cost_usd"] += run.cost_usd
         entry["runs"] += 1
-        if run.wo_id in done and run.status == "succeeded":
+        if run.wo_id in done and run.status is RunStatus.SUCCEEDED:
             entry["done"].append(run.wo_id)
-        if run.wo_id in failed and run.wo_id not in entry["failed"] and run.status == "failed":
+        if (
+            run.wo_id in failed
+            and run.wo_id not in entry["failed"]
+            and run.status is RunStatus.FAILED
+        ):
             entry["failed"].append(run.wo_id)
     return {
         **morning_facts(store, since),

@@ -8,14 +8,12 @@ Read from the DB at the end of a run; rendered as sections of the run report, an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
-
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus, WOStatus
+from orchestrator.domain.run import Run
 from orchestrator.store.sqlite_store import SQLiteStore
-from orchestrator.store.tables import AgentRunRow, EventRow, TrackRow, WorkOrderRow
 
 #: WO statuses that still need a track to be carried out.
 _WAITING_WO_STATUSES = (
@@ -26,32 +24,15 @@ _WAITING_WO_STATUSES = (
 )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def morning_facts(store: SQLiteStore, since: datetime) -> dict[str, list[dict[str, Any]]]:
     """The report's lists (each a list of small dicts; empty lists when nothing applies)."""
-    with store.reading() as session:
-        runs = list(
-            session.exec(
-                select(AgentRunRow)
-                .where(AgentRunRow.started_at >= since, col(AgentRunRow.wo_id).is_not(None))
-                .order_by(col(AgentRunRow.started_at))
-            )
-        )
-        wo_status = dict(session.exec(select(WorkOrderRow.id, WorkOrderRow.status)).all())
-        tracks = list(session.exec(select(TrackRow).order_by(col(TrackRow.id))))
-        paused_now = {
-            e.subject_id
-            for e in session.exec(
-                select(EventRow).where(
-                    EventRow.at >= since,
-                    EventRow.kind == "track_status",
-                    EventRow.to_status == TrackStatus.PAUSED.value,
-                )
-            )
-        }
+    runs = store.runs_since(since, of_work_orders=True)
+    wo_status = store.wo_statuses()
+    tracks = store.tracks()
+    paused_now = {
+        e.subject_id
+        for e in store.status_moves_since(since, "track_status", TrackStatus.PAUSED.value)
+    }
     pending = store.list_proposals(status="pending")
     unplaced = [
         {"id": row["id"], "title": row["title"], "status": row["status"]}
@@ -63,7 +44,7 @@ def morning_facts(store: SQLiteStore, since: datetime) -> dict[str, list[dict[st
         "blocked_tracks": [
             {"id": t.id, "reason": t.blocked_reason or ""}
             for t in tracks
-            if t.id in paused_now and t.status == TrackStatus.PAUSED.value and t.blocked_reason
+            if t.id in paused_now and t.status is TrackStatus.PAUSED and t.blocked_reason
         ],
         "pending_proposals": [
             {
@@ -78,25 +59,23 @@ def morning_facts(store: SQLiteStore, since: datetime) -> dict[str, list[dict[st
         "merges": [
             {"track": t.id, "commit": t.merged_commit}
             for t in tracks
-            if t.merged_commit
-            and (completed := _aware(t.completed_at)) is not None
-            and completed >= since
+            if t.merged_commit and t.completed_at is not None and t.completed_at >= since
         ],
     }
 
 
 def _unsettled(
-    runs: list[AgentRunRow], wo_status: dict[str, str], status: RunStatus
+    runs: list[Run], wo_status: dict[str, WOStatus], status: RunStatus
 ) -> list[dict[str, Any]]:
     """The last run of each WO that ended with ``status`` and is not done since."""
-    last: dict[str, AgentRunRow] = {}
+    last: dict[str, Run] = {}
     for run in runs:
         if run.wo_id is not None:
             last[run.wo_id] = run
     return [
         {"wo": wo, "track": run.track_id, "run": run.id, "reason": (run.error or "")[:300]}
         for wo, run in last.items()
-        if run.status == status.value and wo_status.get(wo) != WOStatus.DONE.value
+        if run.status is status and wo_status.get(wo) is not WOStatus.DONE
     ]
 
 

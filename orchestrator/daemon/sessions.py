@@ -34,7 +34,6 @@ from orchestrator.domain.budget import MIN_SHARE_USD
 from orchestrator.domain.errors import AgentLimitError, BudgetSpentError, RateLimitedError
 from orchestrator.domain.parking import Park, ParkScope
 from orchestrator.domain.roles import Role
-from orchestrator.store.session_store import SQLiteSessionStore
 
 #: What a CLI session id looks like (a UUID); anything else is never used in a path.
 _SESSION_ID_RE = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
@@ -84,7 +83,7 @@ def make_spec(
         config_dir=ctx.config_dir(run_id),
         env=dict(ctx.session_env),
         model=ctx.settings.model.model or None,
-        session_store=SQLiteSessionStore(ctx.store.engine),
+        session_store=ctx.store.session_store(),
         run_id=run_id,
         labels=dict(labels or {}),
         protected=protected_paths(ctx, cwd),

@@ -36,7 +36,6 @@ from orchestrator.domain.redaction import redact
 from orchestrator.domain.roles import Role
 from orchestrator.domain.transcript import summarize_transcript
 from orchestrator.git.repo import GitRepo
-from orchestrator.store.session_store import load_session_entries
 from orchestrator.store.sqlite_store import SQLiteStore
 from orchestrator.store.tables import AgentRunRow, TrackRow
 
@@ -136,7 +135,7 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
             state = await anyio.to_thread.run_sync(lambda: _worktree_state(repo, worktree))
             # The summary rides along so that, should the CLI be unable to resume the session,
             # the fresh session the runtime starts instead (same prompt) knows what was done.
-            entries = await anyio.to_thread.run_sync(load_session_entries, store.engine, resume_id)
+            entries = await anyio.to_thread.run_sync(store.session_entries, resume_id)
             summary = summarize_transcript(entries)
             payload["recovery"] = {
                 "resumed_from": resumable.id,

@@ -15,7 +15,7 @@ from orchestrator.store.tables import AgentRunRow, EventRow
 RUN_LIMITS_EVENT = "run_limits"
 
 
-def _event(row: EventRow) -> JournalEvent:
+def event_of(row: EventRow) -> JournalEvent:
     return JournalEvent(
         id=row.id or 0,
         at=row.at,
@@ -39,7 +39,7 @@ class EventQueries(StoreBase):
                 .order_by(col(EventRow.id))
                 .limit(limit)
             )
-            return [_event(r) for r in rows]
+            return [event_of(r) for r in rows]
 
     def recent_events(self, limit: int = 50) -> list[JournalEvent]:
         """The newest ``limit`` events, oldest first."""
@@ -47,7 +47,7 @@ class EventQueries(StoreBase):
             rows = list(
                 session.exec(select(EventRow).order_by(col(EventRow.id).desc()).limit(limit))
             )
-        return [_event(r) for r in reversed(rows)]
+        return [event_of(r) for r in reversed(rows)]
 
     def note_run_limits(
         self, holder: str, until: datetime | None, budget_usd: float | None

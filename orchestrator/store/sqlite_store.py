@@ -19,9 +19,11 @@ from orchestrator.store.parks import ParkQueries
 from orchestrator.store.planning import PlanningQueries
 from orchestrator.store.projects import ProjectQueries
 from orchestrator.store.proposals import ProposalQueries
+from orchestrator.store.report_queries import ReportQueries
 from orchestrator.store.retries import RetryQueries
 from orchestrator.store.runs import RunQueries
 from orchestrator.store.tracks import TrackQueries
+from orchestrator.store.transcripts import TranscriptQueries
 from orchestrator.store.work_orders import WorkOrderQueries
 
 #: The newest migration; checked without importing Alembic so read commands start fast.
@@ -43,6 +45,8 @@ class SQLiteStore(
     CheckpointQueries,
     ParkQueries,
     EventQueries,
+    ReportQueries,
+    TranscriptQueries,
 ):
     """All queries on the state DB (SQLite, or PostgreSQL through ``store.url``)."""
 

@@ -13,7 +13,6 @@ import anyio
 
 from orchestrator.domain.parking import current_parks
 from orchestrator.service.reads import park_json
-from orchestrator.store.session_store import load_session_entries
 from orchestrator.web.transcript import tool_calls
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ def live_view(store: SQLiteStore, reports_dir: Path) -> dict[str, Any]:
     time_left = (datetime.fromisoformat(until) - now).total_seconds() if until else None
     runs = []
     for run in store.active_runs():
-        entries = load_session_entries(store.engine, run["session_id"]) if run["session_id"] else []
+        entries = store.session_entries(run["session_id"]) if run["session_id"] else []
         runs.append({**run, "tool_calls": tool_calls(entries)})
     return {
         "daemon": {"running": running, "pid": lease.pid if (lease and running) else None},

@@ -14,7 +14,6 @@ from orchestrator.domain.ids import validate_wo_id
 from orchestrator.domain.lifecycle import WOStatus
 from orchestrator.service import actions, reads
 from orchestrator.service.review_text import review_lines
-from orchestrator.store.session_store import load_session_entries
 from orchestrator.web.api import TRACK_MOVES, TrackAction
 from orchestrator.web.board import dashboard_of
 from orchestrator.web.live import live_view, run_reports
@@ -93,9 +92,7 @@ def work_order(request: Request, wo_id: str) -> Response:
     runs = store.runs_of_wo(data["id"])
     with_session = [r for r in runs if r.session_id]
     lines = (
-        excerpt(load_session_entries(store.engine, with_session[-1].session_id or ""))
-        if with_session
-        else []
+        excerpt(store.session_entries(with_session[-1].session_id or "")) if with_session else []
     )
     return _page(
         request,

@@ -1,0 +1,66 @@
+"""Rows to domain objects: the one place a table's row becomes what the store hands out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from orchestrator.domain.lifecycle import RunStatus, TrackStatus
+from orchestrator.domain.run import Run
+from orchestrator.domain.track import Track
+from orchestrator.store.tables import AgentRunRow, TrackRow
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def run_of(row: AgentRunRow) -> Run:
+    started = aware(row.started_at)
+    assert started is not None
+    return Run(
+        id=row.id,
+        role=row.role,
+        status=RunStatus(row.status),
+        started_at=started,
+        project_id=row.project_id,
+        track_id=row.track_id,
+        wo_id=row.wo_id,
+        attempt=row.attempt,
+        session_id=row.session_id,
+        cost_usd=row.cost_usd,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        turns=row.turns,
+        resumed_from=row.resumed_from,
+        error=row.error,
+        summary=row.summary,
+        ended_at=aware(row.ended_at),
+    )
+
+
+def track_of(row: TrackRow) -> Track:
+    return Track(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        type=row.type,
+        status=TrackStatus(row.status),
+        branch=row.branch,
+        goal=row.goal,
+        priority=row.priority,
+        weight=row.weight,
+        budget_usd=row.budget_usd,
+        parent_track_id=row.parent_track_id,
+        experiment=row.experiment,
+        hypothesis=row.hypothesis,
+        worktree_path=row.worktree_path,
+        scope=tuple(row.scope),
+        wo_queue=tuple(row.wo_queue),
+        blocked_reason=row.blocked_reason,
+        merged_commit=row.merged_commit,
+        created_at=aware(row.created_at),
+        updated_at=aware(row.updated_at),
+        started_at=aware(row.started_at),
+        completed_at=aware(row.completed_at),
+    )

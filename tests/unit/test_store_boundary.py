@@ -1,0 +1,49 @@
+"""Nothing above the store reaches the database itself (DESIGN.md, the store contract).
+
+Outside ``orchestrator/store`` no module imports SQLAlchemy or SQLModel, and none touches a
+store's ``engine``: every query lives in the store, behind its methods.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import orchestrator
+
+PACKAGE = Path(orchestrator.__file__).parent
+STORE = PACKAGE / "store"
+DB_LIBRARIES = ("sqlalchemy", "sqlmodel")
+
+
+def _above_the_store() -> list[Path]:
+    return [p for p in sorted(PACKAGE.rglob("*.py")) if STORE not in p.parents]
+
+
+def _offences(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+        for module in modules:
+            if module.split(".")[0] in DB_LIBRARIES:
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {module}")
+        if isinstance(node, ast.Attribute) and node.attr == "engine":
+            found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} uses .engine")
+    return found
+
+
+def test_the_check_sees_the_package() -> None:
+    files = _above_the_store()
+    assert len(files) > 50 and any(p.name == "report.py" for p in files)
+    # The store itself does both, so the check would notice them.
+    assert _offences(STORE / "base.py")
+
+
+def test_nothing_above_the_store_uses_the_database() -> None:
+    offences = [line for path in _above_the_store() for line in _offences(path)]
+    assert offences == []
