@@ -24,6 +24,7 @@ from orchestrator.domain.organization import (
 )
 from orchestrator.domain.proposal_diff import Plan, plan_application
 from orchestrator.store.tables import (
+    ExperimentVariantRow,
     ProjectRow,
     TrackProposalRow,
     TrackRow,
@@ -56,11 +57,16 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
                 return self.org_state(project, own)
         if session.get(ProjectRow, project) is None:
             raise NotFoundError(f"unknown project {project!r}")
-        track_rows = list(
-            session.exec(
+        # Experiment variants belong to their experiment, not to the organizer's structure:
+        # they take no lane in its count of top-level tracks, and it never regroups their WOs.
+        variant_ids = set(session.exec(select(ExperimentVariantRow.track_id)))
+        track_rows = [
+            row
+            for row in session.exec(
                 select(TrackRow).where(TrackRow.project_id == project).order_by(col(TrackRow.id))
             )
-        )
+            if row.id not in variant_ids
+        ]
         tracks = tuple(
             TrackInfo(r.id, r.name, r.goal, r.type, r.status, r.parent_track_id) for r in track_rows
         )
@@ -78,6 +84,7 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
         subset = ids if len(ids) < 500 else None
         deps = self.dependencies(session, subset)
         links = self.wo_tracks(session, subset)
+        wo_rows = [r for r in wo_rows if not _variant_copy(links.get(r.id, []), variant_ids)]
         wos = tuple(
             WOInfo(
                 id=r.id,
@@ -327,3 +334,8 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
         for track_id, wo_ids in sorted(left.items()):
             self.journal(session, "track_unassigned", "track", track_id, wo_ids=wo_ids, reason=why)
         return ids
+
+
+def _variant_copy(track_ids: list[str], variant_ids: set[str]) -> bool:
+    """A WO that lives only in experiment variants: a variant's copy of the problem."""
+    return bool(track_ids) and all(t in variant_ids for t in track_ids)

@@ -389,3 +389,56 @@ def test_a_close_call_is_said_plainly_and_the_judge_breaks_it(
     with sqlite3.connect(db) as conn:
         judges = conn.execute("SELECT status FROM agent_runs WHERE role = 'judge'").fetchall()
     assert judges == [("succeeded",)]
+
+
+def test_the_organizer_leaves_experiment_variants_out_of_its_structure(
+    orch: OrchRunner, exp_project: str, home: Path
+) -> None:
+    from orchestrator.config import load_settings
+    from orchestrator.domain.organization import MAX_TOP_LEVEL_TRACKS, OrganizeMode
+    from orchestrator.domain.proposal import validate_proposal
+    from orchestrator.store.sqlite_store import SQLiteStore
+
+    names = [f"lane{n}" for n in range(MAX_TOP_LEVEL_TRACKS)]
+    for name in names:
+        orch.ok("track", "create", "--project", "demo", "--name", name, "--type", "feature")
+        orch.ok("wo", "add", "--project", "demo", "--title", f"work of {name}")
+        wo_id = next(w["id"] for w in orch.json("wo", "list") if w["title"] == f"work of {name}")
+        orch.ok("track", "assign", name, wo_id)
+    orch.ok("wo", "add", "--project", "demo", "--title", "the problem")
+    problem = next(w["id"] for w in orch.json("wo", "list") if w["title"] == "the problem")
+    start(
+        orch,
+        "--name",
+        "race",
+        "--hypothesis",
+        "a",
+        "--hypothesis",
+        "b",
+        "--wo",
+        problem,
+        "--eval",
+        "python3 eval/score.py",
+    )
+    store = SQLiteStore.open(load_settings(home).db_path)
+    try:
+        state = store.org_state("demo")
+    finally:
+        store.close()
+    # Eight lanes of the user's own: the two variants do not make them ten.
+    assert {t.name for t in state.live_tracks} == set(names)
+    own = {w["id"] for w in orch.json("wo", "list") if w["title"].startswith("work of ")}
+    listed = {w.id for w in state.work_orders}
+    assert listed == own | {problem}, "a variant's copy of the problem is listed"
+    by_name = {t.name: t.id for t in state.live_tracks}
+    validate_proposal(
+        state,
+        OrganizeMode.REORG,
+        {
+            "tracks": [{"key": by_name[n], "name": n, "goal": n} for n in names],
+            "assignments": [
+                {"wo_id": w.id, "tracks": list(w.tracks) or [by_name[names[0]]]}
+                for w in state.work_orders
+            ],
+        },
+    )
