@@ -9,7 +9,7 @@ from orchestrator.domain.errors import WorkOrderFileError
 from orchestrator.domain.lifecycle import WOStatus
 from orchestrator.domain.wo_file import render_wo_file, wo_filename
 from orchestrator.domain.wo_graph import StoredWO, parse_batch
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 WO_FILE_SUFFIX = ".md"
 
@@ -38,7 +38,7 @@ def collect_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def import_files(store: SQLiteStore, project: str, paths: list[Path]) -> ImportResult:
+def import_files(store: Store, project: str, paths: list[Path]) -> ImportResult:
     """Parse and validate every file, then write all of them in one transaction, or none.
 
     A refusal lists every bad file with every reason at once: unreadable, malformed, the
@@ -58,8 +58,7 @@ def import_files(store: SQLiteStore, project: str, paths: list[Path]) -> ImportR
         row["id"]: StoredWO(project=row["project"], status=WOStatus(row["status"]))
         for row in store.list_work_orders()
     }
-    with store.reading() as session:
-        existing_deps = {k: tuple(v) for k, v in store.dependencies(session).items()}
+    existing_deps = store.wo_dependencies()
     parsed = parse_batch(
         set(stored), existing_deps, raw, stored=stored, project=project, unreadable=unreadable
     )
@@ -67,7 +66,7 @@ def import_files(store: SQLiteStore, project: str, paths: list[Path]) -> ImportR
     return ImportResult(files=len(files), created=created, updated=updated)
 
 
-def export_files(store: SQLiteStore, directory: Path, project: str | None = None) -> list[Path]:
+def export_files(store: Store, directory: Path, project: str | None = None) -> list[Path]:
     """Write one markdown file per WO into ``directory``; returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []

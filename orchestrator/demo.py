@@ -28,7 +28,8 @@ from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.wo_file import parse_wo_file
 from orchestrator.git.runner import DEFAULT_IDENTITY
 from orchestrator.samples import DEMO_PROJECT_FILES, SAMPLE_WORK_ORDERS
-from orchestrator.store.sqlite_store import SQLiteStore, open_store
+from orchestrator.store.contract import Store
+from orchestrator.store.sqlite_store import open_store
 
 DEMO_PROJECT = "demo-app"
 #: The sample WOs that state the embeddings question's two approaches.
@@ -154,7 +155,7 @@ def _check_reusable(home: Path, project_dir: Path) -> None:
         )
 
 
-def _tracks_by_tag(store: SQLiteStore, sample_ids: set[str]) -> list[str]:
+def _tracks_by_tag(store: Store, sample_ids: set[str]) -> list[str]:
     """One track per first tag of the sample WOs (not the experiment's), each marked ready
     so the daemon activates it."""
     existing = {t["id"] for t in store.list_tracks(project=DEMO_PROJECT)}
@@ -178,7 +179,7 @@ def _tracks_by_tag(store: SQLiteStore, sample_ids: set[str]) -> list[str]:
     return sorted(groups)
 
 
-def _start_experiment(store: SQLiteStore, settings: Settings, approach_files: list[Path]) -> None:
+def _start_experiment(store: Store, settings: Settings, approach_files: list[Path]) -> None:
     """The two approach WOs become one experiment: their goals are its hypotheses."""
     from orchestrator.daemon.experiment_start import start_experiment
 
@@ -205,7 +206,7 @@ def _start_experiment(store: SQLiteStore, settings: Settings, approach_files: li
     )
 
 
-def _experiment_summary(store: SQLiteStore) -> dict[str, Any] | None:
+def _experiment_summary(store: Store) -> dict[str, Any] | None:
     found = store.list_experiments(project=DEMO_PROJECT)
     if not found:
         return None

@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from orchestrator.domain.errors import UserInputError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from orchestrator.store.sqlite_store import SQLiteStore
+    from orchestrator.store.contract import Store
 
 
 @dataclass
@@ -25,7 +26,7 @@ class AppContext:
 
     home: Path
     _settings: Settings | None = None
-    _store: SQLiteStore | None = None
+    _store: Store | None = None
     _console: Console | None = field(default=None, repr=False)
 
     @property
@@ -51,10 +52,10 @@ class AppContext:
             raise UserInputError(f"{self.home} is not an orchestrator home: run `orch init` first")
 
     @property
-    def store(self) -> SQLiteStore:
+    def store(self) -> Store:
         if self._store is None:
             self.require_initialized()
-            self._store = _import_store().open(self.settings.store_url)
+            self._store = _open_store()(self.settings.store_url)
         return self._store
 
     def close(self) -> None:
@@ -62,7 +63,7 @@ class AppContext:
             self._store.close()
 
 
-def _import_store() -> type[SQLiteStore]:
+def _open_store() -> Callable[[str], Store]:
     """Import the store (SQLAlchemy, SQLModel) with the cyclic GC paused.
 
     The import allocates ~10^5 objects; each GC pass on the way walks all of them again,
@@ -71,11 +72,11 @@ def _import_store() -> type[SQLiteStore]:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        from orchestrator.store.sqlite_store import SQLiteStore
+        from orchestrator.store.sqlite_store import open_store
     finally:
         if enabled:
             gc.enable()
-    return SQLiteStore
+    return open_store
 
 
 def resolve_home(option: Path | None) -> Path:

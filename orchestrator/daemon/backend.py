@@ -15,7 +15,7 @@ from orchestrator.agents.claude_runtime import ClaudeRuntime
 from orchestrator.agents.environment import MODEL_ACCESS_ENV
 from orchestrator.agents.protocol import AgentRuntime, SessionSpec
 from orchestrator.config import Settings
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Backend:
     sim_url: str | None = None
 
 
-def _pid_recorder(store: SQLiteStore) -> object:
+def _pid_recorder(store: Store) -> object:
     def record(pid: int, spec: SessionSpec) -> None:
         # Persisted at once: after a crash, recovery ends exactly the CLIs we started.
         if spec.run_id is not None:
@@ -35,7 +35,7 @@ def _pid_recorder(store: SQLiteStore) -> object:
 
 
 @asynccontextmanager
-async def open_backend(settings: Settings, store: SQLiteStore) -> AsyncIterator[Backend]:
+async def open_backend(settings: Settings, store: Store) -> AsyncIterator[Backend]:
     passthrough = settings.agent.env_passthrough
     if settings.model.backend != "sim":
         passthrough += MODEL_ACCESS_ENV

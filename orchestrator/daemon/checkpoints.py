@@ -17,11 +17,11 @@ from orchestrator.domain.checkpoint import CheckpointRecord
 from orchestrator.domain.errors import GitError
 from orchestrator.git.names import checkpoint_ref
 from orchestrator.git.repo import GitRepo
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 
 def write_checkpoint_sync(
-    store: SQLiteStore,
+    store: Store,
     repo: GitRepo,
     track_id: str,
     worktree: Path,
@@ -61,7 +61,7 @@ def write_checkpoint_sync(
 
 
 async def write_checkpoint(
-    store: SQLiteStore,
+    store: Store,
     repo: GitRepo,
     track_id: str,
     worktree: Path,

@@ -13,7 +13,7 @@ import anyio
 from orchestrator.agents.protocol import AgentRun, AgentRuntime
 from orchestrator.config import Settings
 from orchestrator.domain.budget import RunBudget
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class RunOptions:
 @dataclass
 class DaemonContext:
     settings: Settings
-    store: SQLiteStore
+    store: Store
     runtime: AgentRuntime
     daemon_id: str
     options: RunOptions

@@ -38,7 +38,7 @@ from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.redaction import redact
 from orchestrator.git.names import checkpoint_ref
 from orchestrator.git.repo import GitRepo
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 #: The trailer that ties a merge commit to its experiment.
 EXPERIMENT_TRAILER = "Orchestrator-Experiment"
@@ -48,11 +48,11 @@ def report_file(settings: Settings, experiment_id: str) -> Path:
     return settings.reports_dir / f"experiment-{experiment_id}.md"
 
 
-def _problem(store: SQLiteStore, experiment_id: str) -> list[str]:
+def _problem(store: Store, experiment_id: str) -> list[str]:
     return [f"{wo.id}: {wo.title}" for wo in store.experiment_problem(experiment_id)]
 
 
-def write_report(store: SQLiteStore, settings: Settings, experiment: Experiment) -> str:
+def write_report(store: Store, settings: Settings, experiment: Experiment) -> str:
     path = report_file(settings, experiment.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render_report(experiment, _problem(store, experiment.id), datetime.now(UTC))
@@ -71,7 +71,7 @@ def merge_message(experiment: Experiment) -> str:
     )
 
 
-def land(store: SQLiteStore, settings: Settings, experiment_id: str, log: Any) -> Experiment:
+def land(store: Store, settings: Settings, experiment_id: str, log: Any) -> Experiment:
     """Merge the decided winner with its ADR and record it (steps 2-5); idempotent.
 
     A conflict (or a base checkout that cannot fast-forward) blocks the winner's track
@@ -135,7 +135,7 @@ def land(store: SQLiteStore, settings: Settings, experiment_id: str, log: Any) -
 
 
 def end(
-    store: SQLiteStore,
+    store: Store,
     settings: Settings,
     experiment_id: str,
     target: ExperimentStatus,
@@ -157,7 +157,7 @@ def end(
     return ended
 
 
-def cleanup(store: SQLiteStore, experiment: Experiment, log: Any) -> None:
+def cleanup(store: Store, experiment: Experiment, log: Any) -> None:
     """Cancel every variant track except the winner's and remove its worktree; skips a
     track with a live run (the next round finishes it)."""
     busy = {r.track_id for r in store.live_runs()}
@@ -170,7 +170,7 @@ def cleanup(store: SQLiteStore, experiment: Experiment, log: Any) -> None:
             log.error("variant_cleanup_failed", track_id=variant.track_id, error=str(exc))
 
 
-def cleanup_variant(store: SQLiteStore, track_id: str, reason: str) -> None:
+def cleanup_variant(store: Store, track_id: str, reason: str) -> None:
     """Track ``cancelled`` (committed first: recovery never re-creates a cancelled track's
     worktree), then the worktree kept in a snapshot ref and removed; the branch stays."""
     store.close_variant_track(track_id, reason)

@@ -15,11 +15,11 @@ from orchestrator.domain.errors import OrchestratorError, UserInputError
 from orchestrator.domain.experiment import Experiment
 from orchestrator.domain.experiment_spec import ExperimentSpec, validate_spec
 from orchestrator.git.repo import GitRepo
+from orchestrator.store.contract import Store
 from orchestrator.store.experiments import NewExperiment
-from orchestrator.store.sqlite_store import SQLiteStore
 
 
-def start_experiment(store: SQLiteStore, settings: Settings, spec: ExperimentSpec) -> Experiment:
+def start_experiment(store: Store, settings: Settings, spec: ExperimentSpec) -> Experiment:
     spec = validate_spec(spec)
     project = store.get_project(spec.project) if spec.project else store.only_project()
     spec = replace(spec, project=project.id)

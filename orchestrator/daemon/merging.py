@@ -18,21 +18,21 @@ from orchestrator.daemon.context import DaemonContext
 from orchestrator.domain.errors import GitError, IllegalTransitionError, MergeConflictError
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.git.repo import GitRepo
+from orchestrator.store.contract import Store
 from orchestrator.store.planning import UNFINISHED
-from orchestrator.store.sqlite_store import SQLiteStore
 from orchestrator.store.tables import TrackRow
 
 #: Sub-track statuses that keep a parent from finishing: still offered, running or blocked.
 OPEN_SUBTRACK_STATUSES = frozenset({TrackStatus.READY, TrackStatus.ACTIVE, TrackStatus.PAUSED})
 
 
-def open_subtracks(store: SQLiteStore, track_id: str) -> list[str]:
+def open_subtracks(store: Store, track_id: str) -> list[str]:
     """Sub-tracks of ``track_id`` that may still change the code (the parent waits for them)."""
     subs = store.subtracks(track_id)
     return sorted(s for s, status in subs.items() if status in OPEN_SUBTRACK_STATUSES)
 
 
-def completion_blocker(store: SQLiteStore, track_id: str) -> str | None:
+def completion_blocker(store: Store, track_id: str) -> str | None:
     """Why ``track_id`` cannot be completed now, or None when it can."""
     unfinished = [
         w["id"] for w in store.list_work_orders(track=track_id) if w["status"] in UNFINISHED
@@ -49,7 +49,7 @@ def completion_blocker(store: SQLiteStore, track_id: str) -> str | None:
     return None
 
 
-def complete_track(store: SQLiteStore, log: Any, track_id: str, reason: str) -> TrackStatus:
+def complete_track(store: Store, log: Any, track_id: str, reason: str) -> TrackStatus:
     """Merge ``track_id``'s branch into the base and mark it completed; its new status.
 
     A track that is not active is left as it is; one that cannot complete yet (see
@@ -89,13 +89,13 @@ def complete_track(store: SQLiteStore, log: Any, track_id: str, reason: str) -> 
     return TrackStatus.COMPLETED
 
 
-def _block(store: SQLiteStore, log: Any, track_id: str, reason: str) -> TrackStatus:
+def _block(store: Store, log: Any, track_id: str, reason: str) -> TrackStatus:
     store.set_track_status(track_id, TrackStatus.PAUSED, reason=reason, blocked_reason=reason)
     log.warning("track_blocked", track_id=track_id, reason=reason)
     return TrackStatus.PAUSED
 
 
-def take_base(store: SQLiteStore, log: Any, track_id: str) -> str | None:
+def take_base(store: Store, log: Any, track_id: str) -> str | None:
     """Merge the base branch's new commits into the track branch (never a force).
 
     Called before a retried WO starts, so that it runs on the fix made on the base. Returns

@@ -34,7 +34,7 @@ from orchestrator.daemon.workspace import branch_start_point, worktree_path
 from orchestrator.domain.errors import GitError, OrchestratorError
 from orchestrator.domain.lifecycle import LIVE_TRACK_STATUSES, RunStatus, WOStatus
 from orchestrator.git.repo import GitRepo
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 from orchestrator.store.tables import AgentRunRow
 
 
@@ -59,12 +59,12 @@ def find_wo_commit(repo: GitRepo, branch: str, base: str, wo_id: str) -> str | N
     return None
 
 
-def interrupted_runs(store: SQLiteStore, current_daemon: str | None) -> list[AgentRunRow]:
+def interrupted_runs(store: Store, current_daemon: str | None) -> list[AgentRunRow]:
     """Runs marked live that no living daemon owns."""
     return [r for r in store.live_runs() if r.daemon_id != current_daemon]
 
 
-def plan_run(store: SQLiteStore, run: AgentRunRow) -> RecoveryAction:
+def plan_run(store: Store, run: AgentRunRow) -> RecoveryAction:
     action = "mark interrupted"
     if run.wo_id is not None and run.track_id is not None:
         track = store.get_track(run.track_id)
@@ -79,7 +79,7 @@ def plan_run(store: SQLiteStore, run: AgentRunRow) -> RecoveryAction:
     return RecoveryAction(run.id, run.track_id, run.wo_id, run.session_id, action)
 
 
-def settle_run(store: SQLiteStore, run: AgentRunRow) -> RecoveryAction:
+def settle_run(store: Store, run: AgentRunRow) -> RecoveryAction:
     """Apply the plan for one interrupted run (idempotent: a settled run is not live)."""
     planned = plan_run(store, run)
     if run.wo_id is None:
@@ -106,7 +106,7 @@ def settle_run(store: SQLiteStore, run: AgentRunRow) -> RecoveryAction:
     return planned
 
 
-def checkpoint_recovered(store: SQLiteStore, run: AgentRunRow) -> None:
+def checkpoint_recovered(store: Store, run: AgentRunRow) -> None:
     """Keep what a crashed worker session left in its (repaired) worktree as a checkpoint:
     the daemon could not write one when it died. Reason ``recovered``."""
     if run.track_id is None or run.wo_id is None:
@@ -130,7 +130,7 @@ def checkpoint_recovered(store: SQLiteStore, run: AgentRunRow) -> None:
 
 
 def repair_worktrees(
-    store: SQLiteStore, workspaces: Path, log: Any, only: set[str] | None = None
+    store: Store, workspaces: Path, log: Any, only: set[str] | None = None
 ) -> list[str]:
     """Bring every live track's worktree (those in ``only``, if given) back to "exists, on its
     branch"; report what was done."""
@@ -161,7 +161,7 @@ def repair_worktrees(
     return notes
 
 
-def _restore_snapshot(store: SQLiteStore, repo: GitRepo, track_id: str, path: Path) -> list[str]:
+def _restore_snapshot(store: Store, repo: GitRepo, track_id: str, path: Path) -> list[str]:
     good, corrupt = store.latest_good_checkpoint(track_id)
     notes = [
         f"{track_id}: checkpoint {c.id} is corrupt (checksum mismatch), skipped" for c in corrupt

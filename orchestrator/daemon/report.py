@@ -10,7 +10,7 @@ from typing import Any
 from orchestrator.daemon.report_facts import facts_lines, morning_facts
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.redaction import redact
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class RunReport:
     summary: dict[str, Any]
 
 
-def build_summary(store: SQLiteStore, since: datetime, stop_reason: str) -> dict[str, Any]:
+def build_summary(store: Store, since: datetime, stop_reason: str) -> dict[str, Any]:
     events = store.status_moves_since(since, "wo_status")
     runs = store.runs_since(since)
     wos = store.wo_outcomes({e.subject_id for e in events})
@@ -59,7 +59,7 @@ def build_summary(store: SQLiteStore, since: datetime, stop_reason: str) -> dict
     }
 
 
-def experiments_summary(store: SQLiteStore, since: datetime) -> list[dict[str, Any]]:
+def experiments_summary(store: Store, since: datetime) -> list[dict[str, Any]]:
     """Experiments in progress, and those that ended during this run."""
     from orchestrator.domain.experiment import OPEN_EXPERIMENT_STATUSES
     from orchestrator.domain.experiment_view import experiment_line
@@ -138,7 +138,7 @@ def render_report(summary: dict[str, Any], tracks: list[dict[str, Any]]) -> str:
 
 
 def write_report(
-    store: SQLiteStore, reports_dir: Path, since: datetime, reason: str, sandbox: str = ""
+    store: Store, reports_dir: Path, since: datetime, reason: str, sandbox: str = ""
 ) -> RunReport:
     """Write the run's report; ``sandbox`` says how workers were confined (``sandbox_mode``)."""
     summary = build_summary(store, since, reason)

@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus, WOStatus
 from orchestrator.domain.run import Run
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 #: WO statuses that still need a track to be carried out.
 _WAITING_WO_STATUSES = (
@@ -24,7 +24,7 @@ _WAITING_WO_STATUSES = (
 )
 
 
-def morning_facts(store: SQLiteStore, since: datetime) -> dict[str, list[dict[str, Any]]]:
+def morning_facts(store: Store, since: datetime) -> dict[str, list[dict[str, Any]]]:
     """The report's lists (each a list of small dicts; empty lists when nothing applies)."""
     runs = store.runs_since(since, of_work_orders=True)
     wo_status = store.wo_statuses()

@@ -27,7 +27,7 @@ from orchestrator.daemon.supervisor import Supervisor
 from orchestrator.daemon.worker_run import run_work_order
 from orchestrator.domain.budget import RunBudget
 from orchestrator.domain.organization import OrganizeMode
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 Ticker = Callable[[DaemonContext], Awaitable[None]]
 #: Seconds during which more stop signals count as copies of the first one.
@@ -38,9 +38,7 @@ def new_daemon_id() -> str:
     return f"daemon-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _context(
-    settings: Settings, store: SQLiteStore, options: RunOptions, backend: Any
-) -> DaemonContext:
+def _context(settings: Settings, store: Store, options: RunOptions, backend: Any) -> DaemonContext:
     daemon_id = new_daemon_id()
     return DaemonContext(
         settings=settings,
@@ -115,7 +113,7 @@ async def _given(backend: Backend) -> AsyncIterator[Backend]:
 
 async def run_daemon(
     settings: Settings,
-    store: SQLiteStore,
+    store: Store,
     options: RunOptions,
     ticker: Ticker | None = None,
     backend: Backend | None = None,
@@ -152,7 +150,7 @@ async def _tick_forever(ticker: Ticker, ctx: DaemonContext) -> None:
 
 async def run_recover(
     settings: Settings,
-    store: SQLiteStore,
+    store: Store,
     options: RunOptions,
     *,
     only_run: str | None = None,
@@ -214,7 +212,7 @@ async def run_recover(
 
 async def run_organize(
     settings: Settings,
-    store: SQLiteStore,
+    store: Store,
     project: str,
     mode: OrganizeMode | None = None,
     backend: Backend | None = None,

@@ -36,7 +36,7 @@ from orchestrator.domain.redaction import redact
 from orchestrator.domain.roles import Role
 from orchestrator.domain.transcript import summarize_transcript
 from orchestrator.git.repo import GitRepo
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 from orchestrator.store.tables import AgentRunRow, TrackRow
 
 #: The commit trailer that ties a commit to its WO (recovery looks for it).
@@ -282,7 +282,7 @@ async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> Wor
 
 
 async def _checkpoint(
-    store: SQLiteStore,
+    store: Store,
     repo: GitRepo,
     worktree: Path,
     run: AgentRunRow,
@@ -306,7 +306,7 @@ async def _checkpoint(
     )
 
 
-def _track_budget_left(store: SQLiteStore, track: TrackRow) -> float | None:
+def _track_budget_left(store: Store, track: TrackRow) -> float | None:
     """What the track may still spend, when the global agent gave it a budget."""
     if track.budget_usd is None:
         return None

@@ -12,7 +12,7 @@ from pathlib import Path
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.git.names import checkpoint_ref
 from orchestrator.git.repo import GitRepo
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 from orchestrator.store.tables import TrackRow
 
 
@@ -21,7 +21,7 @@ def worktree_path(workspaces: Path, project: str, track_id: str) -> Path:
     return workspaces / project / track_id
 
 
-def activate_track(store: SQLiteStore, workspaces: Path, track_id: str, reason: str) -> TrackRow:
+def activate_track(store: Store, workspaces: Path, track_id: str, reason: str) -> TrackRow:
     """Create the track's worktree (and branch) and move the track ``ready -> active``."""
     track = store.get_track(track_id)
     if track.status != TrackStatus.READY.value:
@@ -33,7 +33,7 @@ def activate_track(store: SQLiteStore, workspaces: Path, track_id: str, reason: 
     )
 
 
-def ensure_track_worktree(store: SQLiteStore, workspaces: Path, track: TrackRow) -> Path:
+def ensure_track_worktree(store: Store, workspaces: Path, track: TrackRow) -> Path:
     project = store.get_project(track.project_id)
     path = worktree_path(workspaces, project.id, track.id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +42,7 @@ def ensure_track_worktree(store: SQLiteStore, workspaces: Path, track: TrackRow)
     return path
 
 
-def branch_start_point(store: SQLiteStore, track_id: str, base_branch: str) -> str:
+def branch_start_point(store: Store, track_id: str, base_branch: str) -> str:
     """Where a track's branch is cut when it does not exist yet: the base branch's tip, or
     for an experiment's variant the one base commit recorded when the experiment started
     (so every variant starts from the same code, whenever it is activated or re-created)."""
@@ -50,7 +50,7 @@ def branch_start_point(store: SQLiteStore, track_id: str, base_branch: str) -> s
     return experiment.base_commit if experiment is not None else base_branch
 
 
-def activate_variant(store: SQLiteStore, workspaces: Path, track_id: str) -> TrackRow:
+def activate_variant(store: Store, workspaces: Path, track_id: str) -> TrackRow:
     """A variant's track ``draft -> ready -> active`` with its worktree, in one transaction
     after the worktree exists (so it is never seen ``ready`` without one)."""
     track = store.get_track(track_id)
@@ -58,7 +58,7 @@ def activate_variant(store: SQLiteStore, workspaces: Path, track_id: str) -> Tra
     return store.activate_variant_track(track_id, str(path))
 
 
-def archive_track(store: SQLiteStore, track_id: str, reason: str) -> TrackRow:
+def archive_track(store: Store, track_id: str, reason: str) -> TrackRow:
     """Move ``completed -> archived``; the worktree goes (snapshotted first), the branch stays."""
     track = store.get_track(track_id)
     if track.status == TrackStatus.COMPLETED.value and track.worktree_path:

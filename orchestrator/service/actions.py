@@ -14,12 +14,12 @@ from orchestrator.domain.organization import ProposalStatus
 if TYPE_CHECKING:
     from orchestrator.config import Settings
     from orchestrator.domain.experiment import Experiment
+    from orchestrator.store.contract import Store
     from orchestrator.store.proposals import ApplyResult
-    from orchestrator.store.sqlite_store import SQLiteStore
     from orchestrator.store.tables import TrackProposalRow, TrackRow
 
 
-def approve_proposal(store: SQLiteStore, proposal_id: int) -> ApplyResult:
+def approve_proposal(store: Store, proposal_id: int) -> ApplyResult:
     """Apply a pending proposal in one transaction; a stale or decided one is refused."""
     row = store.get_proposal(proposal_id)
     if row.status == ProposalStatus.PENDING.value:
@@ -34,13 +34,13 @@ def approve_proposal(store: SQLiteStore, proposal_id: int) -> ApplyResult:
     )
 
 
-def reject_proposal(store: SQLiteStore, proposal_id: int, reason: str = "") -> TrackProposalRow:
+def reject_proposal(store: Store, proposal_id: int, reason: str = "") -> TrackProposalRow:
     """Reject a proposal; it is kept for the record."""
     return store.reject_proposal(proposal_id, reason)
 
 
 def move_track(
-    store: SQLiteStore, settings: Settings, track_id: str, target: TrackStatus, reason: str
+    store: Store, settings: Settings, track_id: str, target: TrackStatus, reason: str
 ) -> TrackRow:
     """One lifecycle move of a track; activation creates its worktree, archiving removes it,
     completing merges it, and a resume follows the rules of ``track_moves``."""
@@ -78,7 +78,7 @@ class Decision:
 
 
 def decide_experiment(
-    store: SQLiteStore,
+    store: Store,
     settings: Settings,
     experiment_id: str,
     winner: str | None,

@@ -13,7 +13,7 @@ from orchestrator.domain.proposal_diff import ProposalDiff, diff_proposal
 if TYPE_CHECKING:
     from orchestrator.config import Settings
     from orchestrator.domain.parking import Park
-    from orchestrator.store.sqlite_store import SQLiteStore
+    from orchestrator.store.contract import Store
 
 
 def wo_status(value: str) -> str:
@@ -40,7 +40,7 @@ def proposal_status(value: str) -> str:
         raise ValidationError(f"unknown proposal status {value!r}: one of {names}") from None
 
 
-def track_subtree(store: SQLiteStore, track_id: str) -> list[dict[str, Any]]:
+def track_subtree(store: Store, track_id: str) -> list[dict[str, Any]]:
     """A track's ``track list`` row followed by its sub-tracks' (tree order)."""
     root = store.get_track(track_id)
     tracks = store.list_tracks(project=root.project_id)
@@ -54,7 +54,7 @@ def track_subtree(store: SQLiteStore, track_id: str) -> list[dict[str, Any]]:
 
 
 def wo_sections(
-    store: SQLiteStore, track_id: str, status: str | None
+    store: Store, track_id: str, status: str | None
 ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """The WOs of a track and of each of its sub-tracks, per track."""
     return [
@@ -63,7 +63,7 @@ def wo_sections(
     ]
 
 
-def wo_filters(store: SQLiteStore, project: str | None, status: str | None) -> str | None:
+def wo_filters(store: Store, project: str | None, status: str | None) -> str | None:
     """Check the filters of a WO list: the project exists, the status is one; the status."""
     if status is not None:
         status = wo_status(status)
@@ -73,7 +73,7 @@ def wo_filters(store: SQLiteStore, project: str | None, status: str | None) -> s
 
 
 def wo_list(
-    store: SQLiteStore,
+    store: Store,
     project: str | None = None,
     track: str | None = None,
     status: str | None = None,
@@ -85,7 +85,7 @@ def wo_list(
     return store.subtree_work_orders(track, status)
 
 
-def wo_show(store: SQLiteStore, wo_id: str) -> dict[str, Any]:
+def wo_show(store: Store, wo_id: str) -> dict[str, Any]:
     """``orch wo show --json``."""
     row, wo, tracks = store.get_work_order(wo_id)
     return {
@@ -110,7 +110,7 @@ def wo_show(store: SQLiteStore, wo_id: str) -> dict[str, Any]:
 
 
 def track_list(
-    store: SQLiteStore,
+    store: Store,
     project: str | None = None,
     status: str | None = None,
     track_type: str | None = None,
@@ -121,7 +121,7 @@ def track_list(
     return store.list_tracks(project=project, status=checked, track_type=kind)
 
 
-def track_show(store: SQLiteStore, track_id: str) -> dict[str, Any]:
+def track_show(store: Store, track_id: str) -> dict[str, Any]:
     """``orch track show --json``."""
     track = store.get_track(track_id)
     wos = store.list_work_orders(track=track_id)
@@ -145,7 +145,7 @@ def track_show(store: SQLiteStore, track_id: str) -> dict[str, Any]:
     }
 
 
-def status(store: SQLiteStore, settings: Settings) -> dict[str, Any]:
+def status(store: Store, settings: Settings) -> dict[str, Any]:
     """``orch status --json``."""
     from orchestrator.daemon.sandboxing import sandbox_mode
     from orchestrator.domain.experiment import OPEN_EXPERIMENT_STATUSES
@@ -171,7 +171,7 @@ def status(store: SQLiteStore, settings: Settings) -> dict[str, Any]:
     }
 
 
-def hosts(store: SQLiteStore, settings: Settings) -> list[dict[str, Any]]:
+def hosts(store: Store, settings: Settings) -> list[dict[str, Any]]:
     """``orch hosts --json``: every host on this database with its track leases."""
     from datetime import UTC, datetime
 
@@ -196,7 +196,7 @@ def park_json(park: Park) -> dict[str, Any]:
 
 
 def review_list(
-    store: SQLiteStore, project: str | None = None, status: str | None = None
+    store: Store, project: str | None = None, status: str | None = None
 ) -> list[dict[str, Any]]:
     """``orch review list --json`` (pending proposals made against an older state go stale)."""
     if project is not None:
@@ -217,7 +217,7 @@ def review_list(
 
 
 def review_show(
-    store: SQLiteStore, proposal_id: int
+    store: Store, proposal_id: int
 ) -> tuple[dict[str, Any], Proposal, ProposalDiff | None]:
     """``orch review show --json``, with the proposal and its diff against today (None once
     applied: a diff against today would show nothing, or noise)."""
@@ -244,7 +244,7 @@ def review_show(
     return data, proposal, diff
 
 
-def experiment_list(store: SQLiteStore, project: str | None = None) -> list[dict[str, Any]]:
+def experiment_list(store: Store, project: str | None = None) -> list[dict[str, Any]]:
     """``orch experiment list --json``."""
     from orchestrator.domain.experiment_view import experiment_line
 
@@ -253,7 +253,7 @@ def experiment_list(store: SQLiteStore, project: str | None = None) -> list[dict
     return [experiment_line(e) for e in store.list_experiments(project=project)]
 
 
-def experiment_show(store: SQLiteStore, experiment_id: str) -> dict[str, Any]:
+def experiment_show(store: Store, experiment_id: str) -> dict[str, Any]:
     """``orch experiment show --json``."""
     from orchestrator.domain.experiment_view import experiment_view
 

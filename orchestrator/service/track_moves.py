@@ -11,7 +11,7 @@ from orchestrator.domain.errors import OrchestratorError, ValidationError
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
 
 if TYPE_CHECKING:
-    from orchestrator.store.sqlite_store import SQLiteStore
+    from orchestrator.store.contract import Store
     from orchestrator.store.tables import TrackRow
 
 _FAILED = frozenset({WOStatus.FAILED})
@@ -24,7 +24,7 @@ class Resumed:
     retried: list[str] = field(default_factory=list)
 
 
-def check_resumable(store: SQLiteStore, track_id: str, *, retry_failed: bool = False) -> list[str]:
+def check_resumable(store: Store, track_id: str, *, retry_failed: bool = False) -> list[str]:
     """Refuse a resume that cannot help; returns the failed WOs a resume should retry.
 
     A ready track is not resumed (that would activate it: `activate` is the command); a
@@ -49,7 +49,7 @@ def check_resumable(store: SQLiteStore, track_id: str, *, retry_failed: bool = F
     return []
 
 
-def _stuck(store: SQLiteStore, track_id: str) -> bool:
+def _stuck(store: Store, track_id: str) -> bool:
     """Whether the paused track, once active, could start nothing (it would block again)."""
     from orchestrator.daemon.supervisor import stuck_reason
 
@@ -58,7 +58,7 @@ def _stuck(store: SQLiteStore, track_id: str) -> bool:
 
 
 def resume_track(
-    store: SQLiteStore, track_id: str, reason: str, *, retry_failed: bool = False
+    store: Store, track_id: str, reason: str, *, retry_failed: bool = False
 ) -> Resumed:
     """``paused -> active``, retrying its failed WOs first when asked."""
     to_retry = check_resumable(store, track_id, retry_failed=retry_failed)
@@ -72,7 +72,7 @@ def resume_track(
     return Resumed(row, retried)
 
 
-def complete_by_hand(store: SQLiteStore, track_id: str, reason: str, log: Any) -> TrackRow:
+def complete_by_hand(store: Store, track_id: str, reason: str, log: Any) -> TrackRow:
     """``active -> completed`` the way the daemon does it: merged into the base branch, and
     only when no WO is left undone and no sub-track still runs."""
     from orchestrator.daemon.merging import complete_track, completion_blocker
@@ -92,7 +92,7 @@ def complete_by_hand(store: SQLiteStore, track_id: str, reason: str, log: Any) -
     return row
 
 
-def fail_track(store: SQLiteStore, track_id: str, reason: str) -> TrackRow:
+def fail_track(store: Store, track_id: str, reason: str) -> TrackRow:
     """Give a track up (an active one is paused first); the reason is required."""
     if not reason.strip():
         raise ValidationError("--reason must say why the track failed")

@@ -17,6 +17,7 @@ from orchestrator.domain.experiment import EvalRun, Experiment, ExperimentStatus
 from orchestrator.domain.experiment_plan import VariantProgress
 from orchestrator.domain.models import WorkOrder
 from orchestrator.store.experiments import NewExperiment
+from orchestrator.store.tables import TrackRow
 
 
 @runtime_checkable
@@ -59,7 +60,7 @@ class ExperimentStore(Protocol):
         """(USD, tokens) of every run on a variant's track."""
         ...
 
-    def activate_variant_track(self, track_id: str, worktree: str) -> object:
+    def activate_variant_track(self, track_id: str, worktree: str) -> TrackRow:
         """``draft -> ready -> active`` with its worktree path, in one transaction."""
         ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -25,6 +25,9 @@ from orchestrator.store.runs import RunQueries
 from orchestrator.store.tracks import TrackQueries
 from orchestrator.store.transcripts import TranscriptQueries
 from orchestrator.store.work_orders import WorkOrderQueries
+
+if TYPE_CHECKING:
+    from orchestrator.store.contract import Store
 
 #: The newest migration; checked without importing Alembic so read commands start fast.
 HEAD_REVISION = "0005"
@@ -123,3 +126,8 @@ def open_store(url: str, *, migrate: bool = True) -> SQLiteStore:
     chosen by ``store.url`` alone.
     """
     return SQLiteStore.open(url, migrate=migrate)
+
+
+if TYPE_CHECKING:
+    # SQLiteStore keeps the whole contract (mypy checks it here).
+    _conforms: type[Store] = SQLiteStore

@@ -89,6 +89,11 @@ class WorkOrderQueries(StoreBase):
             deps[dep.wo_id].append(dep.depends_on_id)
         return deps
 
+    def wo_dependencies(self) -> dict[str, tuple[str, ...]]:
+        """Every WO's ``depends_on``, by id (for validating an import batch)."""
+        with self.reading() as session:
+            return {k: tuple(v) for k, v in self.dependencies(session).items()}
+
     def wo_tracks(
         self, session: Session, wo_ids: Iterable[str] | None = None
     ) -> dict[str, list[str]]:

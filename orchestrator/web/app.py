@@ -15,7 +15,8 @@ from fastapi.templating import Jinja2Templates
 
 from orchestrator.config import Settings
 from orchestrator.domain.errors import NotFoundError, OrchestratorError, UserInputError
-from orchestrator.store.sqlite_store import SQLiteStore, open_store
+from orchestrator.store.contract import Store
+from orchestrator.store.sqlite_store import open_store
 from orchestrator.web import api, pages
 from orchestrator.web.board import Dashboard
 from orchestrator.web.security import TokenGuard
@@ -40,7 +41,7 @@ def _status_code(exc: OrchestratorError, method: str) -> int:
     return 500
 
 
-def create_app(settings: Settings, token: str, store: SQLiteStore | None = None) -> FastAPI:
+def create_app(settings: Settings, token: str, store: Store | None = None) -> FastAPI:
     """The app over ``settings``' home; it opens (and closes) its own store unless given one."""
     own = store is None
     board = Dashboard(settings, store or open_store(settings.store_url), _templates())

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from orchestrator.config import Settings
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 
 @dataclass
@@ -16,7 +16,7 @@ class Dashboard:
     """What every request handler needs."""
 
     settings: Settings
-    store: SQLiteStore
+    store: Store
     templates: Jinja2Templates
 
 

@@ -16,7 +16,7 @@ from orchestrator.service.reads import park_json
 from orchestrator.web.transcript import tool_calls
 
 if TYPE_CHECKING:
-    from orchestrator.store.sqlite_store import SQLiteStore
+    from orchestrator.store.contract import Store
 
 #: How often the stream looks for new events (SQLite has no notifications).
 POLL_S = 0.2
@@ -32,7 +32,7 @@ def run_reports(reports_dir: Path) -> list[dict[str, Any]]:
     return [{"name": p.name, "size": p.stat().st_size} for p in found]
 
 
-def live_view(store: SQLiteStore, reports_dir: Path) -> dict[str, Any]:
+def live_view(store: Store, reports_dir: Path) -> dict[str, Any]:
     """Everything the live page shows, as JSON (``/api/live``)."""
     lease = store.current_lease()
     running = store.lease_is_live(lease)
@@ -66,7 +66,7 @@ def live_view(store: SQLiteStore, reports_dir: Path) -> dict[str, Any]:
 
 
 async def events_stream(
-    store: SQLiteStore, after: int, disconnected: Callable[[], Any]
+    store: Store, after: int, disconnected: Callable[[], Any]
 ) -> AsyncIterator[str]:
     """New journal events as SSE messages (id: the event id, so a reconnect resumes)."""
     cursor = after
