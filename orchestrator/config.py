@@ -338,9 +338,17 @@ SECTIONS: dict[str, type[Any]] = {
 }
 
 
-#: ORCH_* variables that are not settings: the home, and what the daemon gives its agents.
+#: ORCH_* variables that are not settings: the home, what the daemon gives its agents, and
+#: the test suite's switch.
 NON_SETTING_ENV_VARS = frozenset(
-    {"ORCH_HOME", "ORCH_AGENT_OWNER", "ORCH_AGENT_TOKEN", "ORCH_ENV_KEEP"}
+    {
+        "ORCH_HOME",
+        "ORCH_AGENT_OWNER",
+        "ORCH_AGENT_TOKEN",
+        "ORCH_ENV_KEEP",
+        # The test suite's: PostgreSQL tests fail instead of skipping without a server.
+        "ORCH_REQUIRE_POSTGRES",
+    }
 )
 
 _TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "text"}

@@ -180,6 +180,8 @@ def db_dump(home: Path) -> list[str]:
 
 # ------------------------------------------------------------------------------ fixtures
 
+from tests.support.postgres import pg_url  # noqa: E402,F401  (a fixture for every test)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:

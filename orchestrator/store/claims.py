@@ -1,7 +1,8 @@
 """Claiming work and settling runs: the exactly-once part of dispatch, through the DB.
 
 A WO is claimed by moving it ``ready -> running`` and inserting its run row in one
-BEGIN IMMEDIATE transaction that first checks the invariants: no other live run of the WO and
+transaction (BEGIN IMMEDIATE on SQLite; on PostgreSQL the track's and the WO's rows locked
+first, see ``store.locks``) that first checks the invariants: no other live run of the WO and
 no other live worker on the track. Settling a run (done, retry, failed, interrupted) is one
 transaction as well, so the WO's status and its run's status never disagree after a crash.
 """
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.roles import Role
+from orchestrator.store.locks import lock_claim
 from orchestrator.store.retries import RETRY_EVENT
 from orchestrator.store.tables import AgentRunRow, EventRow, WorkOrderRow, utcnow
 from orchestrator.store.work_orders import WorkOrderQueries
@@ -71,6 +73,8 @@ class ClaimQueries(WorkOrderQueries):
     ) -> AgentRunRow:
         """Move the WO to running and create its worker run, or raise ClaimConflictError."""
         with self.writing() as session:
+            if not lock_claim(session, wo_id, track_id):
+                raise ClaimConflictError(f"{wo_id} is being claimed or settled elsewhere")
             live = session.exec(
                 select(AgentRunRow).where(
                     col(AgentRunRow.status).in_(LIVE_RUN_STATUSES),

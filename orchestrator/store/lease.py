@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from orchestrator.domain.errors import DaemonRunningError
 from orchestrator.store.base import StoreBase
+from orchestrator.store.locks import Serial, serialize
 from orchestrator.store.tables import DaemonLeaseRow, utcnow
 
 
@@ -40,8 +41,10 @@ class LeaseQueries(StoreBase):
     def acquire_lease(self, holder: str, pid: int, hostname: str, ttl_s: float) -> DaemonLeaseRow:
         """Take the lease, or raise DaemonRunningError while another live daemon holds it."""
         with self.writing() as session:
+            # The row may not exist yet: a row lock cannot cover its insert (store.locks).
+            serialize(session, Serial.LEASE)
             now = utcnow()
-            lease = session.get(DaemonLeaseRow, 1)
+            lease = session.get(DaemonLeaseRow, 1, with_for_update=True)
             if lease is not None and lease.holder != holder and lease_is_live(lease):
                 raise DaemonRunningError(
                     f"another daemon (pid {lease.pid} on {lease.hostname}) is running on this "
@@ -66,7 +69,7 @@ class LeaseQueries(StoreBase):
         """Extend the lease; None while it is ours, else why the daemon must stop (a stop
         request, or the lease lost to another holder), as the run report will say it."""
         with self.writing() as session:
-            lease = session.get(DaemonLeaseRow, 1)
+            lease = session.get(DaemonLeaseRow, 1, with_for_update=True)
             if lease is None:
                 return "lease lost (its row is gone)"
             if lease.holder != holder:
@@ -79,7 +82,7 @@ class LeaseQueries(StoreBase):
 
     def release_lease(self, holder: str) -> None:
         with self.writing() as session:
-            lease = session.get(DaemonLeaseRow, 1)
+            lease = session.get(DaemonLeaseRow, 1, with_for_update=True)
             if lease is not None and lease.holder == holder:
                 lease.expires_at = utcnow()
                 session.add(lease)
@@ -88,7 +91,7 @@ class LeaseQueries(StoreBase):
     def request_stop(self) -> DaemonLeaseRow | None:
         """Ask the live daemon (if any) to stop gracefully at its next heartbeat."""
         with self.writing() as session:
-            lease = session.get(DaemonLeaseRow, 1)
+            lease = session.get(DaemonLeaseRow, 1, with_for_update=True)
             if not lease_is_live(lease) or lease is None:
                 return None
             lease.stop_requested = True

@@ -107,7 +107,7 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
     def consume_new_wos(self, project: str, count: int) -> None:
         """The organizer has seen ``count`` new WOs; later ones keep counting."""
         with self.writing() as session:
-            row = session.get(ProjectRow, project)
+            row = session.get(ProjectRow, project, with_for_update=True)
             if row is None:
                 raise NotFoundError(f"unknown project {project!r}")
             row.new_wos_since_organize = max(0, row.new_wos_since_organize - count)
@@ -127,7 +127,7 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
     ) -> TrackProposalRow:
         """Store a pending proposal; older pending ones of the project are superseded (stale)."""
         with self.writing() as session:
-            project_row = session.get(ProjectRow, project)
+            project_row = session.get(ProjectRow, project, with_for_update=True)
             if project_row is None:
                 raise NotFoundError(f"unknown project {project!r}")
             for older in session.exec(

@@ -29,7 +29,17 @@ from claude_agent_sdk import (
     SessionSummaryEntry,
     fold_session_summary,
 )
-from sqlalchemy import Column, Engine, ForeignKeyConstraint, Text, UniqueConstraint, delete
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    ForeignKeyConstraint,
+    Text,
+    UniqueConstraint,
+    delete,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, insert, select
 
 from orchestrator.store.db import read_session, write_session
@@ -56,7 +66,7 @@ class TranscriptRow(SQLModel, table=True):
     entry_count: int = Field(default=0)
     # Epoch ms of our last write; the SDK's list_sessions() mtime (our own clock, never
     # the entries' ISO timestamps, so the summary staleness check compares like with like).
-    mtime: int
+    mtime: int = Field(sa_column=Column(BigInteger, nullable=False))
     # JSON of the SDK's SessionSummaryEntry["data"]; main transcripts only.
     summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
@@ -90,7 +100,7 @@ class TranscriptEntryRow(SQLModel, table=True):
     seq: int
     uuid: str | None = Field(default=None)
     entry: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: int
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class SQLiteSessionStore(SessionStore):
@@ -147,12 +157,8 @@ class SQLiteSessionStore(SessionStore):
     ) -> None:
         project_key, session_id, subpath = _key_parts(key)
         with write_session(self._engine) as session:
-            transcript = session.get(TranscriptRow, (project_key, session_id, subpath))
-            known = (
-                set()
-                if transcript is None
-                else _stored_uuids(session, key, (u for u, _ in encoded if u is not None))
-            )
+            transcript = _locked_transcript(session, project_key, session_id, subpath)
+            known = _stored_uuids(session, key, (u for u, _ in encoded if u is not None))
             fresh: list[int] = []
             for index, (uuid, _) in enumerate(encoded):
                 if uuid is None:
@@ -162,17 +168,9 @@ class SQLiteSessionStore(SessionStore):
                     fresh.append(index)
             if not fresh:
                 return  # a replayed batch: nothing new, so mtime stays put too
-            now = _now_ms()
-            if transcript is None:
-                transcript = TranscriptRow(
-                    project_key=project_key, session_id=session_id, subpath=subpath, mtime=now
-                )
-                session.add(transcript)
-                session.flush()  # the parent row must exist before its entries (FK)
-            else:
-                # Strictly increasing per transcript even if the wall clock steps back,
-                # so every append is visible to an mtime-based freshness check.
-                now = max(now, transcript.mtime + 1)
+            # Strictly increasing per transcript even if the wall clock steps back, so every
+            # append is visible to an mtime-based freshness check.
+            now = max(_now_ms(), transcript.mtime + 1)
             base = transcript.entry_count
             session.execute(
                 insert(TranscriptEntryRow),
@@ -289,6 +287,30 @@ def _uuid_of(entry: SessionStoreEntry) -> str | None:
 def _encode(entry: SessionStoreEntry) -> str:
     # ensure_ascii=False keeps non-ASCII text readable in the DB; the round trip is exact.
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+
+
+def _locked_transcript(
+    session: Session, project_key: str, session_id: str, subpath: str
+) -> TranscriptRow:
+    """The transcript's row, created if new, locked until the append commits.
+
+    The row is inserted unless it exists (``ON CONFLICT DO NOTHING``) and then read
+    ``FOR UPDATE``: two first appends to one transcript from two processes (PostgreSQL)
+    neither collide on its key nor number their entries alike. On SQLite the write lock
+    has serialized them already and ``FOR UPDATE`` renders as a plain read.
+    """
+    dialect = session.get_bind().dialect.name
+    insert_of = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert_of(TranscriptRow)
+        .values(
+            project_key=project_key, session_id=session_id, subpath=subpath, entry_count=0, mtime=0
+        )
+        .on_conflict_do_nothing()
+    )
+    row = session.get(TranscriptRow, (project_key, session_id, subpath), with_for_update=True)
+    assert row is not None
+    return row
 
 
 def _now_ms() -> int:

@@ -17,6 +17,7 @@ from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.wo_graph import find_cycle
 from orchestrator.store import read_queries
 from orchestrator.store.base import StoreBase, driver_of
+from orchestrator.store.locks import Serial, serialize
 from orchestrator.store.tables import (
     ProjectRow,
     WODependencyRow,
@@ -185,7 +186,9 @@ class WorkOrderQueries(StoreBase):
     ) -> WorkOrder:
         """Insert one new WO; an empty ``wo.id`` gets the next free id of this year."""
         with self.writing() as session:
-            project_row = session.get(ProjectRow, project)
+            # The next free id is a choice over all WOs (see store.locks).
+            serialize(session, Serial.WO_IDS)
+            project_row = session.get(ProjectRow, project, with_for_update=True)
             if project_row is None:
                 raise NotFoundError(f"unknown project {project!r}")
             wo_id = wo.id or self.next_wo_id(session, utcnow().year)
@@ -231,7 +234,8 @@ class WorkOrderQueries(StoreBase):
         """Insert or update a validated import batch in one transaction: (created, updated)."""
         created = updated = 0
         with self.writing() as session:
-            project_row = session.get(ProjectRow, project)
+            serialize(session, Serial.WO_IDS)
+            project_row = session.get(ProjectRow, project, with_for_update=True)
             if project_row is None:
                 raise NotFoundError(f"unknown project {project!r}")
             for wo in batch:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,6 +26,7 @@ from sqlmodel import SQLModel
 
 from orchestrator.store.db import make_engine
 from orchestrator.store.session_store import SQLiteSessionStore
+from tests.support.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -38,23 +40,45 @@ def engines() -> Iterator[list[Engine]]:
         engine.dispose()
 
 
-def _open(path: Path, engines: list[Engine]) -> Engine:
-    engine = make_engine(path)
-    SQLModel.metadata.create_all(engine)
-    engines.append(engine)
-    return engine
+OpenDB = Callable[[str], Engine]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_db(
+    request: pytest.FixtureRequest, tmp_path: Path, engines: list[Engine]
+) -> Iterator[OpenDB]:
+    """Opens the database called ``name`` (a SQLite file, or a fresh PostgreSQL database),
+    the same one again for the same name."""
+    targets: dict[str, Path | str] = {}
+    with contextlib.ExitStack() as dropped:
+
+        def open_(name: str) -> Engine:
+            if name not in targets:
+                targets[name] = (
+                    tmp_path / f"{name}.db"
+                    if request.param == "sqlite"
+                    else dropped.enter_context(fresh_database())
+                )
+            engine = make_engine(targets[name])
+            SQLModel.metadata.create_all(engine)
+            engines.append(engine)
+            return engine
+
+        yield open_
+        for engine in engines:
+            engine.dispose()
 
 
 def _entry(**fields: Any) -> SessionStoreEntry:
     return cast(SessionStoreEntry, {"type": "user", **fields})
 
 
-async def test_conformance(tmp_path: Path, engines: list[Engine]) -> None:
+async def test_conformance(open_db: OpenDB) -> None:
     counter = iter(range(1_000))
 
     def make_store() -> SQLiteSessionStore:
         # A fresh DB file per contract: the suite expects each store to start empty.
-        return SQLiteSessionStore(_open(tmp_path / f"state-{next(counter)}.db", engines))
+        return SQLiteSessionStore(open_db(f"state-{next(counter)}"))
 
     with anyio.fail_after(60):
         await run_session_store_conformance(make_store)
@@ -65,11 +89,10 @@ async def test_conformance(tmp_path: Path, engines: list[Engine]) -> None:
 
 
 async def test_two_engines_interleave_appends_without_loss(
-    tmp_path: Path, engines: list[Engine]
+    open_db: OpenDB, engines: list[Engine]
 ) -> None:
-    """Two stores on one file, as two daemon processes would have, append concurrently."""
-    db = tmp_path / "state.db"
-    stores = [SQLiteSessionStore(_open(db, engines)) for _ in range(2)]
+    """Two stores on one database, as two daemon processes would have, append concurrently."""
+    stores = [SQLiteSessionStore(open_db("state")) for _ in range(2)]
     shared: SessionKey = {"project_key": "proj", "session_id": "shared"}
     batches, per_batch = 40, 5
 
@@ -121,7 +144,8 @@ async def test_two_engines_interleave_appends_without_loss(
         count = conn.execute(
             text("SELECT entry_count FROM transcripts WHERE session_id = 'shared'")
         ).scalar_one()
-        integrity = conn.execute(text("PRAGMA integrity_check")).scalar_one()
+        sqlite = engine.dialect.name == "sqlite"
+        integrity = conn.execute(text("PRAGMA integrity_check")).scalar_one() if sqlite else "ok"
     assert seqs == list(range(expected_total))
     assert count == expected_total
     assert integrity == "ok"
@@ -130,9 +154,8 @@ async def test_two_engines_interleave_appends_without_loss(
 
 
 async def test_entries_round_trip_verbatim_and_survive_reopen(
-    tmp_path: Path, engines: list[Engine]
+    open_db: OpenDB, tmp_path: Path, engines: list[Engine]
 ) -> None:
-    db = tmp_path / "state.db"
     key: SessionKey = {"project_key": "p", "session_id": "s"}
     entries = [
         _entry(
@@ -143,20 +166,20 @@ async def test_entries_round_trip_verbatim_and_survive_reopen(
         ),
         cast(SessionStoreEntry, {"type": "custom-title", "customTitle": "née"}),
     ]
-    await SQLiteSessionStore(_open(db, engines)).append(key, entries)
+    await SQLiteSessionStore(open_db("state")).append(key, entries)
     engines.pop().dispose()
 
-    reopened = SQLiteSessionStore(_open(db, engines))
+    reopened = SQLiteSessionStore(open_db("state"))
     loaded = await reopened.load(key)
     assert loaded == entries
     assert json.dumps(loaded, sort_keys=True) == json.dumps(entries, sort_keys=True)
 
 
 async def test_replayed_batch_is_deduplicated_by_uuid(
-    tmp_path: Path, engines: list[Engine]
+    open_db: OpenDB, tmp_path: Path, engines: list[Engine]
 ) -> None:
     """The SDK retries failed batches and re-imports files: a uuid is stored once per key."""
-    store = SQLiteSessionStore(_open(tmp_path / "state.db", engines))
+    store = SQLiteSessionStore(open_db("state"))
     key: SessionKey = {"project_key": "p", "session_id": "s"}
     first = [_entry(uuid="a", n=1), _entry(uuid="b", n=2)]
     await store.append(key, first)
@@ -177,14 +200,14 @@ async def test_replayed_batch_is_deduplicated_by_uuid(
 
 
 async def test_sdk_reads_and_materializes_resume_from_the_store(
-    tmp_path: Path, engines: list[Engine]
+    open_db: OpenDB, tmp_path: Path, engines: list[Engine]
 ) -> None:
     """The recover path: the CLI's file is gone, the SDK rebuilds it from our DB."""
     # materialize_resume_session is what ClaudeSDKClient runs before spawning the CLI for
     # a store-backed resume; calling it directly checks the hand-off without a CLI.
     from claude_agent_sdk._internal.session_resume import materialize_resume_session
 
-    store = SQLiteSessionStore(_open(tmp_path / "state.db", engines))
+    store = SQLiteSessionStore(open_db("state"))
     cwd = tmp_path / "worktree"
     cwd.mkdir()
     session_id = str(uuid.uuid4())

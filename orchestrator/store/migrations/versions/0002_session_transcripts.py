@@ -25,7 +25,8 @@ def upgrade() -> None:
         sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("subpath", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("entry_count", sa.Integer(), nullable=False),
-        sa.Column("mtime", sa.Integer(), nullable=False),
+        # Epoch milliseconds: BIGINT (PostgreSQL's INTEGER is 32-bit; SQLite's are all 64).
+        sa.Column("mtime", sa.BigInteger(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("project_key", "session_id", "subpath"),
     )
@@ -38,7 +39,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("uuid", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("entry", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_key", "session_id", "subpath"],
             ["transcripts.project_key", "transcripts.session_id", "transcripts.subpath"],
