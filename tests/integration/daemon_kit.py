@@ -126,9 +126,10 @@ class Home:
         ]
 
 
-def open_home(home: Path, **daemon: Any) -> Home:
-    settings = fast_settings(home, **daemon)
-    return Home(home, settings, SQLiteStore.open(settings.db_path))
+def open_home(home: Path, store_url: str = "", **daemon: Any) -> Home:
+    """The home's settings and store; ``store_url`` puts its state elsewhere (PostgreSQL)."""
+    settings = with_overrides(fast_settings(home, **daemon), "store", url=store_url)
+    return Home(home, settings, SQLiteStore.open(settings.store_url))
 
 
 # -- scripted agents ---------------------------------------------------------------------------
