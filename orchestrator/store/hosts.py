@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from orchestrator.domain.errors import StoreConflict
 from orchestrator.domain.hosts import Host, Takeover, TrackLease
 from orchestrator.store.base import StoreBase
 from orchestrator.store.tables import HostRow, TrackLeaseRow, utcnow
@@ -105,7 +105,7 @@ class HostQueries(StoreBase):
                 session.add(row)
                 session.flush()
                 return _lease(row)
-        except IntegrityError:
+        except StoreConflict:
             # Another host inserted the row first (PostgreSQL; SQLite serializes before).
             return None
 

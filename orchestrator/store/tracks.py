@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from orchestrator.domain.errors import NotFoundError, ValidationError
 from orchestrator.domain.ids import validate_slug
 from orchestrator.domain.lifecycle import TrackStatus, check_transition
+from orchestrator.domain.models import TrackType
 from orchestrator.store import read_queries
 from orchestrator.store.base import StoreBase, driver_of
 from orchestrator.store.tables import ProjectRow, TrackRow, WorkOrderRow, WOTrackRow, utcnow
@@ -58,6 +59,8 @@ class TrackQueries(StoreBase):
                     session=own,
                 )
         validate_slug(name, "track name")
+        # Every caller's type is checked here too (the CLI and proposals parse it first).
+        track_type = TrackType.parse(track_type).value
         if session.get(ProjectRow, project) is None:
             raise NotFoundError(f"unknown project {project!r}")
         same = session.exec(

@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from orchestrator.domain.errors import NotFoundError, ValidationError
-from orchestrator.domain.ids import format_wo_id, parse_wo_id
+from orchestrator.domain.ids import format_wo_id, parse_wo_id, validate_wo_id
 from orchestrator.domain.lifecycle import WOStatus, check_transition
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.wo_graph import find_cycle
@@ -191,7 +191,8 @@ class WorkOrderQueries(StoreBase):
             project_row = session.get(ProjectRow, project, with_for_update=True)
             if project_row is None:
                 raise NotFoundError(f"unknown project {project!r}")
-            wo_id = wo.id or self.next_wo_id(session, utcnow().year)
+            # An id becomes a file name on export: checked here for every caller.
+            wo_id = validate_wo_id(wo.id) if wo.id else self.next_wo_id(session, utcnow().year)
             if session.get(WorkOrderRow, wo_id) is not None:
                 raise ValidationError(f"work order {wo_id} already exists")
             self._check_deps(session, {wo_id: list(wo.depends_on)})
