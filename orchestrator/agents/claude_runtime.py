@@ -15,6 +15,7 @@ CLI behaviours this module is built around (bundled CLI 2.1.x, SDK 0.2.x):
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 import uuid
 from collections import deque
@@ -48,7 +49,9 @@ from .options import (
     DEFAULT_CLI_MAX_RETRIES,
     DEFAULT_SETTING_SOURCES,
     CliSettings,
+    sandboxed,
     session_options,
+    session_temp_dir,
 )
 from .probe import probe_backend
 from .processes import (
@@ -215,6 +218,9 @@ class ClaudeRun:
 
     async def __aenter__(self) -> Self:
         self._log.info("agent_session_starting", resume=self.spec.resume, cwd=str(self.spec.cwd))
+        if sandboxed(self.spec, self._runtime.cli):
+            # Private (0700) and new: never a directory someone else made.
+            session_temp_dir(self._token).mkdir(mode=0o700)
         options = self._runtime.options_for(
             self.spec, token=self._token, stderr=self._on_stderr, log=self._log
         )
@@ -433,6 +439,10 @@ class ClaudeRun:
         await end_process_tree(tree, self._runtime.kill_grace_s)
         for pid in list(self._procs):
             self._runtime._ended(pid, self.spec)
+        if sandboxed(self.spec, self._runtime.cli):
+            # The private temp dir dies with the attempt (a resume gets a fresh one).
+            temp_dir = session_temp_dir(self._token)
+            await anyio.to_thread.run_sync(lambda: shutil.rmtree(temp_dir, ignore_errors=True))
         # The CLI's own transcript under state/ holds tool output verbatim.
         try:
             await anyio.to_thread.run_sync(redact_files, self.spec.config_dir)

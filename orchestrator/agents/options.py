@@ -13,6 +13,7 @@ non-streaming request, whatever the setting.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from claude_agent_sdk import ClaudeAgentOptions, SandboxSettings
 
 from orchestrator.domain.roles import MCP_SERVER_NAME, WORKER_BUILTIN_TOOLS, Role, allowed_tools
 
+from .cli_sandbox import cli_sandbox_settings
 from .environment import (
     DEFAULT_PASSTHROUGH,
     KEEP_ENV,
@@ -34,17 +36,23 @@ from .guard import GUARDED_TOOLS, WritePolicy, guard_hooks, write_denial
 from .mcp_tools import build_mcp_server
 from .processes import DEFAULT_OWNER, marker_env
 from .protocol import SessionSpec
-from .sandbox import cli_sandbox_settings
 
 #: Our retry policy owns retries; see the module docstring.
 DEFAULT_CLI_MAX_RETRIES = 1
 #: Environment every CLI gets unless the caller overrides it.
 #: ``CLAUDE_CODE_SUBPROCESS_ENV_SCRUB`` makes the CLI strip the model credentials it was
-#: given from the environment of what it spawns (Bash, hooks, MCP servers).
+#: given from the environment of what it spawns (Bash, hooks, MCP servers). A sandboxed
+#: worker goes without it (it would open the sandbox up, see ``cli_sandbox``): its
+#: sandbox unsets the credentials instead.
+SCRUB_ENV = "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"
 DEFAULT_CLI_ENV: Mapping[str, str] = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB": "1",
+    SCRUB_ENV: "1",
 }
+#: Where the CLI keeps its temp dir (and its sandboxed Bash's ``TMPDIR``).
+TMPDIR_ENV = "CLAUDE_CODE_TMPDIR"
+#: The longest child ``TMPDIR`` the CLI (2.1.x) accepts from ``CLAUDE_CODE_TMPDIR``.
+_CLI_TMPDIR_MAX = 44
 #: Load no settings files: a repository's ``.claude/settings.json`` could widen the
 #: allow-list or add hooks, and the user's own settings must not leak into unattended runs.
 DEFAULT_SETTING_SOURCES: tuple[str, ...] = ()
@@ -69,13 +77,32 @@ class CliSettings:
     write_policy: WritePolicy = write_denial
 
 
+def sandboxed(spec: SessionSpec, cli: CliSettings) -> bool:
+    """Whether this session's Bash runs in the CLI's sandbox (workers, unless turned off)."""
+    return spec.role is Role.WORKER and cli.sandbox
+
+
+def session_temp_dir(token: str) -> Path:
+    """A sandboxed session's private temp dir (made by ``ClaudeRun``, removed after it).
+
+    In the system's temp dir, not under the state home: the CLI gives its Bash
+    ``$CLAUDE_CODE_TMPDIR/claude-<uid>`` as ``TMPDIR`` only while that path is at most
+    44 bytes long (unix socket paths are made in it), else the shared ``/tmp/claude-<uid>``.
+    """
+    base = tempfile.gettempdir()
+    if len(f"{base}/orch-{token[:12]}/claude-{os.getuid()}") > _CLI_TMPDIR_MAX:
+        base = "/tmp"
+    return Path(base) / f"orch-{token[:12]}"
+
+
 def cli_env(
     spec: SessionSpec, cli: CliSettings, token: str, source: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """The CLI's ``options.env``: the allow-listed part of the daemon's environment
     (``source``, default ``os.environ``), our defaults, the caller's env (it wins), the
     config dir and our markers; plus, for the launcher (``environment``), the list of these
-    names, and every other name of the daemon's environment blanked.
+    names, and every other name of the daemon's environment blanked. A sandboxed worker
+    gets its private temp dir and no env scrub (``cli_sandbox``).
 
     The SDK merges ``options.env`` over the daemon's environment, so blanking is what keeps
     a secret's value out of the CLI's process even before the launcher drops the names.
@@ -86,6 +113,9 @@ def cli_env(
     if cli.cli_max_retries is not None:
         env["CLAUDE_CODE_MAX_RETRIES"] = str(cli.cli_max_retries)
     env.update(spec.env)
+    if sandboxed(spec, cli):
+        env.pop(SCRUB_ENV, None)
+        env[TMPDIR_ENV] = str(session_temp_dir(token))
     if spec.config_dir is not None:
         env["CLAUDE_CONFIG_DIR"] = str(spec.config_dir)
     env.update(marker_env(cli.owner, token))
@@ -108,6 +138,17 @@ def session_options(
     denied = [] if role is Role.WORKER else [*GUARDED_TOOLS, "Bash"]
     if spec.config_dir is not None:
         spec.config_dir.mkdir(parents=True, exist_ok=True)
+    env = cli_env(spec, cli, token)
+    sandbox: dict[str, Any] | None = None
+    if sandboxed(spec, cli):
+        home = env.get("HOME")
+        sandbox = cli_sandbox_settings(
+            cli.allowed_domains,
+            spec.cwd,
+            session_temp_dir(token),
+            spec.protected,
+            home=Path(home) if home else None,
+        )
     return ClaudeAgentOptions(
         cwd=spec.cwd,
         system_prompt=spec.system_prompt,
@@ -126,21 +167,14 @@ def session_options(
         max_turns=spec.limits.max_turns,
         max_budget_usd=spec.limits.max_cost_usd,
         model=spec.model,
-        env=cli_env(spec, cli, token),
+        env=env,
         stderr=stderr,
         session_store=spec.session_store,
         # Mirror every frame as it arrives: after a kill -9 the DB holds the session up to
         # its last message, for the resume and for the summary a fresh session gets.
         session_store_flush="eager",
+        # Claude Code's own sandbox for workers' Bash (``cli_sandbox``: what it confines).
+        sandbox=cast(SandboxSettings, sandbox) if sandbox is not None else None,
         # Through the launcher: the CLI gets env= and nothing else of the daemon's.
-        # Claude Code's own sandbox for workers' Bash (see ``sandbox`` for what it confines).
-        sandbox=(
-            cast(
-                SandboxSettings,
-                cli_sandbox_settings(cli.allowed_domains, spec.cwd, spec.protected),
-            )
-            if role is Role.WORKER and cli.sandbox
-            else None
-        ),
         cli_path=str(launcher_for(real_cli_path(cli.cli_path))),
     )

@@ -64,7 +64,7 @@ class SessionSpec:
     #: Bound to every log line of the session (track_id, wo_id, ...).
     labels: Mapping[str, str] = field(default_factory=dict)
     #: Paths the sandboxed Bash of a worker may not write (the state home's DB and config,
-    #: the user's checkout); never an ancestor of ``cwd``.
+    #: the user's checkout); where one holds ``cwd``, the rest of it.
     protected: tuple[Path, ...] = ()
 
 

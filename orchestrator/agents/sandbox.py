@@ -3,14 +3,9 @@
 On by default (``worker.sandbox``); when the host cannot run it, workers do not start.
 
 - Workers' Bash runs in Claude Code's own sandbox (``ClaudeAgentOptions.sandbox``:
-  bubblewrap, and socat for its network proxy) with ``allowUnsandboxedCommands`` off, so a
-  command cannot ask to run outside it, and Bash's network limited to
-  ``worker.allowed_domains`` (none by default), and writes denied to the paths the daemon
-  protects (its state and config, the user's checkout) and to the worktree's ``.git``.
-  Otherwise its file-system rules are the CLI's: with the bundled CLI 2.1.x on Linux it
-  keeps the root file system, ``.git/hooks``, ``.git/config``, shell rc files and the like
-  read-only, but leaves ``/tmp``, ``/var`` and the home directory writable. It does not keep
-  Bash inside the worktree (a denied ancestor would deny the worktree too: deny wins).
+  bubblewrap, and socat for its network proxy), set up by ``cli_sandbox``: it may write
+  only its worktree and a private temp dir, never runs unsandboxed, and reaches only
+  ``worker.allowed_domains`` (none by default).
 - The check and evaluation commands the daemon runs itself go under ``bwrap`` directly
   with our own rules (:func:`bwrap_prefix`): everything read-only but the worktree and a
   private temp dir (its ``TMPDIR``), the worktree's ``.git`` read-only too, and no network
@@ -22,10 +17,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 #: What a user may set, knowingly, when the host cannot run the sandbox.
 DISABLE_SETTING = "worker.sandbox = false"
@@ -90,25 +83,6 @@ def sandbox_problem(path_env: str | None = None) -> str | None:
         said = (probe.stderr.strip().splitlines() or ["no output"])[-1]
         return f"bubblewrap cannot start ({said}); set {DISABLE_SETTING} to run workers unconfined"
     return None
-
-
-def cli_sandbox_settings(
-    allowed_domains: Sequence[str], cwd: Path, protected: Sequence[Path] = ()
-) -> dict[str, Any]:
-    """``ClaudeAgentOptions.sandbox`` for workers: sandboxed Bash, never unsandboxed, and
-    the ``protected`` paths plus the worktree's ``.git`` denied to it. (A denied path wins
-    over an allowed one in the CLI, so an ancestor of ``cwd`` is never listed.)"""
-    real_cwd = cwd.resolve()
-    denied = [
-        str(path.resolve()) for path in protected if not real_cwd.is_relative_to(path.resolve())
-    ]
-    return {
-        "enabled": True,
-        "autoAllowBashIfSandboxed": True,
-        "allowUnsandboxedCommands": False,
-        "network": {"allowedDomains": list(allowed_domains)},
-        "filesystem": {"denyWrite": [*denied, str(real_cwd / ".git")]},
-    }
 
 
 def find_bwrap(path_env: str | None = None) -> str:
