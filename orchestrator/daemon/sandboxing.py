@@ -27,7 +27,10 @@ def mode_line(sandbox: bool, allowed_domains: Sequence[str] = ()) -> str:
     if not sandbox:
         return "off (worker.sandbox = false): workers' Bash and the check run unconfined"
     network = ", ".join(allowed_domains) or "none"
-    return f"on (bubblewrap; network for workers' Bash: {network})"
+    return (
+        "on (bubblewrap: workers' Bash and the check write only the worktree and a private "
+        f"temp dir; network for workers' Bash: {network})"
+    )
 
 
 def sandbox_mode(settings: Settings) -> str:
