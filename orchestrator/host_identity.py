@@ -11,6 +11,7 @@ import hashlib
 import os
 import socket
 from pathlib import Path
+from typing import Protocol
 
 from orchestrator.config import Settings
 from orchestrator.domain.errors import ConfigError, ValidationError
@@ -56,3 +57,17 @@ def ensure_host_id(settings: Settings, wanted: str | None = None) -> str:
     tmp.write_text(host_id + "\n", encoding="utf-8")
     tmp.replace(path)
     return host_id
+
+
+def clones_dir(settings: Settings) -> Path:
+    """Where this home keeps its clones of projects added on other hosts."""
+    return settings.home / "clones"
+
+
+class _Placeable(Protocol):
+    def place_here(self, host_id: str, clones_dir: Path) -> None: ...
+
+
+def place_store(store: _Placeable, settings: Settings) -> None:
+    """Tell ``store`` this home's host id and clones directory (see ``store.projects``)."""
+    store.place_here(ensure_host_id(settings), clones_dir(settings))

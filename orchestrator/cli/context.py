@@ -55,7 +55,11 @@ class AppContext:
     def store(self) -> Store:
         if self._store is None:
             self.require_initialized()
-            self._store = _open_store()(self.settings.store_url)
+            from orchestrator.host_identity import place_store
+
+            store = _open_store()(self.settings.store_url)
+            place_store(store, self.settings)
+            self._store = store
         return self._store
 
     def close(self) -> None:

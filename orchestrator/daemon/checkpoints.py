@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 
+from orchestrator.daemon.exchange import publish
 from orchestrator.domain.checkpoint import CheckpointRecord
 from orchestrator.domain.errors import GitError
 from orchestrator.git.names import checkpoint_ref
@@ -57,6 +58,7 @@ def write_checkpoint_sync(
         reason=reason,
     )
     store.add_checkpoint(record)
+    publish(store, repo, track_id, [ref] if ref is not None else [])
     return record
 
 

@@ -15,8 +15,10 @@ from typing import Any
 import anyio
 
 from orchestrator.daemon.context import DaemonContext
+from orchestrator.daemon.exchange import merge_base
 from orchestrator.domain.errors import GitError, IllegalTransitionError, MergeConflictError
 from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.git.remote import take_remote_branch
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.contract import Store
 from orchestrator.store.planning import UNFINISHED
@@ -68,10 +70,13 @@ def complete_track(store: Store, log: Any, track_id: str, reason: str) -> TrackS
         if problem is not None:
             return _block(store, log, track.id, f"worktree integrity check failed: {problem}")
     try:
-        if repo.is_merged(track.branch, project.base_branch):
+        if not project.remote and repo.is_merged(track.branch, project.base_branch):
             merged = repo.head(project.base_branch)
         else:
-            merged = repo.merge_no_ff(
+            merged = merge_base(
+                store,
+                repo,
+                project.id,
                 project.base_branch,
                 track.branch,
                 f"Merge track {track.id}: {track.goal or track.name}",
@@ -116,6 +121,9 @@ def take_base(store: Store, log: Any, track_id: str) -> str | None:
             _block(store, log, track.id, reason)
             return reason
     try:
+        if project.remote:
+            # The base other hosts merged into lives on the remote.
+            take_remote_branch(repo, project.remote, base)
         if repo.is_merged(base, track.branch):
             return None
         merged = repo.merge_no_ff(

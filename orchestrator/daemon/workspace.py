@@ -11,6 +11,7 @@ from pathlib import Path
 
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.git.names import checkpoint_ref
+from orchestrator.git.remote import take_remote_branch
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.contract import Store
 from orchestrator.store.tables import TrackRow
@@ -38,7 +39,11 @@ def ensure_track_worktree(store: Store, workspaces: Path, track: TrackRow) -> Pa
     path = worktree_path(workspaces, project.id, track.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     start = branch_start_point(store, track.id, project.base_branch)
-    GitRepo(project.path).ensure_worktree(path, track.branch, start)
+    repo = GitRepo(project.path)
+    if project.remote:
+        # Another host may have worked this track: start from what it pushed.
+        take_remote_branch(repo, project.remote, track.branch)
+    repo.ensure_worktree(path, track.branch, start)
     return path
 
 

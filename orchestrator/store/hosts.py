@@ -20,7 +20,8 @@ from orchestrator.store.base import StoreBase
 from orchestrator.store.tables import HostRow, TrackLeaseRow, utcnow
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
+    """A stored UTC time as an aware datetime (SQLite hands some back naive)."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -28,10 +29,10 @@ def _lease(row: TrackLeaseRow) -> TrackLease:
     return TrackLease(
         track_id=row.track_id,
         host_id=row.host_id,
-        acquired_at=_aware(row.acquired_at),
-        heartbeat_at=_aware(row.heartbeat_at),
+        acquired_at=aware(row.acquired_at),
+        heartbeat_at=aware(row.heartbeat_at),
         ttl_s=row.ttl_s,
-        expires_at=_aware(row.expires_at),
+        expires_at=aware(row.expires_at),
     )
 
 
@@ -69,8 +70,8 @@ class HostQueries(StoreBase):
             hostname=row.hostname,
             home=row.home,
             pid=row.pid,
-            started_at=None if row.started_at is None else _aware(row.started_at),
-            last_seen_at=_aware(row.last_seen_at),
+            started_at=None if row.started_at is None else aware(row.started_at),
+            last_seen_at=aware(row.last_seen_at),
             leases=leases,
         )
 
@@ -169,7 +170,7 @@ class HostQueries(StoreBase):
         with self.writing() as session:
             now = utcnow()
             row = session.get(TrackLeaseRow, track_id)
-            if row is None or row.host_id == host_id or _aware(row.expires_at) > now:
+            if row is None or row.host_id == host_id or aware(row.expires_at) > now:
                 return None
             previous = row.host_id
             result = session.exec(

@@ -1,6 +1,14 @@
-"""Queries on projects."""
+"""Queries on projects.
+
+A project with a shared remote is worked on several hosts, each in its own checkout: the
+host that added it in ``path``, every other host in ``<home>/clones/<project>`` (cloned from
+the remote when missing). Once a store knows its host (:meth:`ProjectQueries.place_here`),
+the projects it returns carry this host's checkout as ``path``, so no caller needs to know.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -10,8 +18,22 @@ from orchestrator.store.tables import ProjectRow
 
 
 class ProjectQueries(StoreBase):
+    #: (this home's host id, its clones directory); None: paths as stored.
+    here: tuple[str, Path] | None = None
+
+    def place_here(self, host_id: str, clones_dir: Path) -> None:
+        """Tell the store which host it serves, so projects come with this host's checkout."""
+        self.here = (host_id, clones_dir)
+
     def add_project(
-        self, project_id: str, path: str, base_branch: str, check_command: str
+        self,
+        project_id: str,
+        path: str,
+        base_branch: str,
+        check_command: str,
+        *,
+        remote: str = "",
+        host_id: str | None = None,
     ) -> ProjectRow:
         with self.writing() as session:
             if session.get(ProjectRow, project_id) is not None:
@@ -20,10 +42,15 @@ class ProjectQueries(StoreBase):
                 if other.path == path:
                     raise ValidationError(f"{path} is already project {other.id!r}")
             row = ProjectRow(
-                id=project_id, path=path, base_branch=base_branch, check_command=check_command
+                id=project_id,
+                path=path,
+                base_branch=base_branch,
+                check_command=check_command,
+                remote=remote,
+                host_id=host_id,
             )
             session.add(row)
-            self.journal(session, "project_added", "project", project_id, path=path)
+            self.journal(session, "project_added", "project", project_id, path=path, remote=remote)
         return row
 
     def get_project(self, project_id: str) -> ProjectRow:
@@ -31,11 +58,20 @@ class ProjectQueries(StoreBase):
             row = session.get(ProjectRow, project_id)
         if row is None:
             raise NotFoundError(f"unknown project {project_id!r}")
-        return row
+        return self._here(row)
 
     def list_projects(self) -> list[ProjectRow]:
         with self.reading() as session:
-            return list(session.exec(select(ProjectRow).order_by(ProjectRow.id)))
+            rows = list(session.exec(select(ProjectRow).order_by(ProjectRow.id)))
+        return [self._here(r) for r in rows]
+
+    def _here(self, row: ProjectRow) -> ProjectRow:
+        """``row`` with this host's checkout as its path (a copy: nothing is written back)."""
+        if self.here is None or not row.remote or row.host_id in (None, self.here[0]):
+            return row
+        local = ProjectRow.model_validate(row.model_dump())
+        local.path = str(self.here[1] / row.id)
+        return local
 
     def only_project(self) -> ProjectRow:
         """The single project of this home (for commands where --project may be left out)."""

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 #: The schema these statements are written for (``sqlite_store.HEAD_REVISION``).
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 #: Experiment statuses ``orch status`` lists (``domain.experiment.OPEN_EXPERIMENT_STATUSES``).
 OPEN_EXPERIMENTS = ("running", "evaluating", "deciding")
 

@@ -15,6 +15,7 @@ from orchestrator.store.events import EventQueries
 from orchestrator.store.experiment_moves import ExperimentMoves
 from orchestrator.store.hosts import HostQueries
 from orchestrator.store.lease import LeaseQueries
+from orchestrator.store.named_locks import NamedLockQueries
 from orchestrator.store.parks import ParkQueries
 from orchestrator.store.planning import PlanningQueries
 from orchestrator.store.projects import ProjectQueries
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from orchestrator.store.contract import Store
 
 #: The newest migration; checked without importing Alembic so read commands start fast.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 
 class SQLiteStore(
@@ -44,6 +45,7 @@ class SQLiteStore(
     RunQueries,
     LeaseQueries,
     HostQueries,
+    NamedLockQueries,
     PlanningQueries,
     CheckpointQueries,
     ParkQueries,

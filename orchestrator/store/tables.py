@@ -390,3 +390,15 @@ class TrackLeaseRow(SQLModel, table=True):
     heartbeat_at: datetime
     ttl_s: float
     expires_at: datetime
+
+
+class NamedLockRow(SQLModel, table=True):
+    """A lock held across processes and hosts (e.g. ``merge:<project>``) until released or
+    expired: a holder killed while holding it blocks the others for its time to live only."""
+
+    __tablename__ = "named_locks"
+
+    name: str = Field(primary_key=True)
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime

@@ -89,6 +89,7 @@ def test_project_add_defaults(orch: OrchRunner, home: Path, make_repo: Callable[
         "path": str(repo.resolve()),
         "base_branch": "trunk",
         "check": "",
+        "remote": None,
     }
 
 
@@ -99,7 +100,13 @@ def test_project_add_options(orch: OrchRunner, home: Path, make_repo: Callable[.
         "project", "add", repo, "--name", "web", "--base-branch", "develop", "--check", "pytest -q"
     )
     assert orch.json("project", "list") == [
-        {"id": "web", "path": str(repo.resolve()), "base_branch": "develop", "check": "pytest -q"}
+        {
+            "id": "web",
+            "path": str(repo.resolve()),
+            "base_branch": "develop",
+            "check": "pytest -q",
+            "remote": None,
+        }
     ]
     text = orch.ok("project", "list").out
     assert "web" in text and "pytest -q" in text
