@@ -11,11 +11,14 @@ import hashlib
 import os
 import socket
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from orchestrator.config import Settings
 from orchestrator.domain.errors import ConfigError, ValidationError
 from orchestrator.domain.hosts import host_id_from, validate_host_id
+
+if TYPE_CHECKING:
+    from orchestrator.store.work_contract import ProjectStore
 
 
 def host_id_path(settings: Settings) -> Path:
@@ -64,10 +67,6 @@ def clones_dir(settings: Settings) -> Path:
     return settings.home / "clones"
 
 
-class _Placeable(Protocol):
-    def place_here(self, host_id: str, clones_dir: Path) -> None: ...
-
-
-def place_store(store: _Placeable, settings: Settings) -> None:
+def place_store(store: ProjectStore, settings: Settings) -> None:
     """Tell ``store`` this home's host id and clones directory (see ``store.projects``)."""
     store.place_here(ensure_host_id(settings), clones_dir(settings))

@@ -18,7 +18,7 @@ import structlog
 from orchestrator.domain.errors import GitError
 from orchestrator.git.remote import merge_into_remote, push_refs
 from orchestrator.git.repo import GitRepo
-from orchestrator.store.sqlite_store import SQLiteStore
+from orchestrator.store.contract import Store
 
 _log = structlog.get_logger(__name__)
 
@@ -28,7 +28,7 @@ MERGE_LOCK_TTL_S = 300.0
 MERGE_LOCK_WAIT_S = 600.0
 
 
-def publish(store: SQLiteStore, repo: GitRepo, track_id: str, refs: Sequence[str] = ()) -> bool:
+def publish(store: Store, repo: GitRepo, track_id: str, refs: Sequence[str] = ()) -> bool:
     """Push ``track_id``'s branch (and ``refs``) to its project's remote, if it has one.
 
     True when pushed (or nothing to push to); False when the push failed (logged).
@@ -46,7 +46,7 @@ def publish(store: SQLiteStore, repo: GitRepo, track_id: str, refs: Sequence[str
 
 
 def merge_base(
-    store: SQLiteStore, repo: GitRepo, project_id: str, base: str, branch: str, message: str
+    store: Store, repo: GitRepo, project_id: str, base: str, branch: str, message: str
 ) -> str:
     """Merge ``branch`` into ``base``: through the project's remote when it has one (under
     the database's merge lock), else locally as before. The base's new tip."""

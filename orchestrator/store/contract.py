@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 from orchestrator.store.experiment_contract import ExperimentStore
-from orchestrator.store.host_contract import HostStore
+from orchestrator.store.host_contract import HostStore, NamedLockStore
 from orchestrator.store.plan_contract import PlanningStore, ProposalStore
 from orchestrator.store.run_contract import (
     CheckpointStore,
@@ -46,6 +46,7 @@ __all__ = [
     "ExperimentStore",
     "HostStore",
     "LeaseStore",
+    "NamedLockStore",
     "PlanningStore",
     "ProjectStore",
     "ProposalStore",
@@ -70,6 +71,7 @@ class Store(
     ProposalStore,
     ExperimentStore,
     HostStore,
+    NamedLockStore,
     Protocol,
 ):
     """Everything above: what ``open_store`` returns."""

@@ -8,6 +8,7 @@ statement, so two hosts racing for one track never both win.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from orchestrator.domain.hosts import Host, Takeover, TrackLease
@@ -51,4 +52,23 @@ class HostStore(Protocol):
     def steal_track_lease(self, track_id: str, host_id: str, ttl_s: float) -> Takeover | None:
         """Take the track from a host whose lease has expired; None if the lease is live,
         free, ours already, or another host stole it first."""
+        ...
+
+
+@runtime_checkable
+class NamedLockStore(Protocol):
+    """Locks across every host on the database (``merge:<project>``), by row with expiry."""
+
+    def try_lock(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take ``name`` if it is free, expired or ours; False while another holds it."""
+        ...
+
+    def unlock(self, name: str, holder: str) -> None:
+        """Release ``name`` if ``holder`` holds it."""
+        ...
+
+    def holding(
+        self, name: str, holder: str, ttl_s: float, wait_s: float
+    ) -> AbstractContextManager[None]:
+        """Hold ``name`` for a block, waiting up to ``wait_s`` (``LockTimeoutError``)."""
         ...

@@ -88,7 +88,9 @@ class HostQueries(StoreBase):
         now = utcnow()
         try:
             with self.writing() as session:
-                row = session.get(TrackLeaseRow, track_id)
+                # FOR UPDATE: on PostgreSQL a concurrent steal waits for us (renders
+                # nothing on SQLite, whose write lock is held already).
+                row = session.get(TrackLeaseRow, track_id, with_for_update=True)
                 if row is not None and row.host_id != host_id:
                     return None
                 if row is None:
@@ -134,7 +136,7 @@ class HostQueries(StoreBase):
     def release_track_lease(self, track_id: str, host_id: str) -> bool:
         """Give the track up (its work is parked or finished); False if it was not ours."""
         with self.writing() as session:
-            row = session.get(TrackLeaseRow, track_id)
+            row = session.get(TrackLeaseRow, track_id, with_for_update=True)
             if row is None or row.host_id != host_id:
                 return False
             session.delete(row)

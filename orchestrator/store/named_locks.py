@@ -31,7 +31,7 @@ class NamedLockQueries(StoreBase):
         try:
             with self.writing() as session:
                 now = utcnow()
-                row = session.get(NamedLockRow, name)
+                row = session.get(NamedLockRow, name, with_for_update=True)
                 if row is None:
                     row = NamedLockRow(name=name, holder=holder, acquired_at=now, expires_at=now)
                 elif row.holder != holder and _aware(row.expires_at) > now:

@@ -11,6 +11,7 @@ that raises changed nothing.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
@@ -23,14 +24,30 @@ from orchestrator.store.tables import ProjectRow, TrackRow, WorkOrderRow
 
 @runtime_checkable
 class ProjectStore(Protocol):
+    #: (this home's host id, its clones directory) once :meth:`place_here` was called.
+    here: tuple[str, Path] | None
+
+    def place_here(self, host_id: str, clones_dir: Path) -> None:
+        """Serve the host ``host_id``: a project with a remote that another host added then
+        comes with ``clones_dir/<project>`` as its path (this host's checkout)."""
+        ...
+
     def add_project(
-        self, project_id: str, path: str, base_branch: str, check_command: str
+        self,
+        project_id: str,
+        path: str,
+        base_branch: str,
+        check_command: str,
+        *,
+        remote: str = "",
+        host_id: str | None = None,
     ) -> ProjectRow:
-        """Register a repository; a taken id is a ``ValidationError``."""
+        """Register a repository (with the shared ``remote`` its hosts exchange work
+        through, added by ``host_id``); a taken id is a ``ValidationError``."""
         ...
 
     def get_project(self, project_id: str) -> ProjectRow:
-        """The project, or ``NotFoundError``."""
+        """The project (its path this host's checkout), or ``NotFoundError``."""
         ...
 
     def list_projects(self) -> list[ProjectRow]:
