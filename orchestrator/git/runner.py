@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,18 @@ from pathlib import Path
 from orchestrator.domain.errors import GitError
 
 DEFAULT_GIT_TIMEOUT_S = 600.0
+
+# Git processes started by this process, by subcommand: the benchmarks print them per WO
+# (every process costs a fork and git's start, on the path between two WOs of a track).
+_started: Counter[str] = Counter()
+_started_lock = threading.Lock()
+
+
+def git_processes_started() -> dict[str, int]:
+    """How many git processes ``run_git`` started so far, by subcommand."""
+    with _started_lock:
+        return dict(_started)
+
 
 # Variables that would point git at another repository, index or object store than the one
 # we name with cwd; inherited from a hook or a user's shell they would silently redirect us.
@@ -128,6 +142,8 @@ def run_git(
     whose exit status is an answer (``merge-base --is-ancestor``, ``diff --quiet``).
     """
     argv = ["git", *args]
+    with _started_lock:
+        _started[_subcommand(args)] += 1
     try:
         proc = subprocess.run(
             argv,
@@ -151,6 +167,17 @@ def run_git(
     if check and not result.ok:
         raise command_error(result, cwd)
     return result
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    """The subcommand of ``args``, past global options such as ``-c k=v``."""
+    it = iter(args)
+    for arg in it:
+        if arg in ("-c", "-C"):
+            next(it, None)
+        elif not arg.startswith("-"):
+            return arg
+    return "?"
 
 
 def command_error(result: GitResult, cwd: Path) -> GitError:
