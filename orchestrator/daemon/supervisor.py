@@ -3,7 +3,10 @@
 APScheduler only *triggers* (heartbeat, global planning, dispatch ticks, housekeeping); every
 decision reads the DB, which is the single source of truth, so a restart loses nothing that
 matters. Slots are shared by weighted fair queuing over the global agent's track weights,
-with at most one worker per track.
+with at most one worker per track. The decision agents (global and project) run beside the
+slots, never in one: a free slot starts the next WO with what is decided so far (the
+latest weights, the track's queue or else its most important startable WO), and a decision
+refines what comes after.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class SupervisorState:
     track_scopes: dict[str, anyio.CancelScope] = field(default_factory=dict)
     passes: dict[str, float] = field(default_factory=dict)
     global_running: bool = False
+    #: Tracks whose project agent is choosing their next queue (at most one per track).
+    deciding: dict[str, anyio.CancelScope] = field(default_factory=dict)
     global_wanted: str | None = "start"
     #: Nothing of the run's budget is left for a new session.
     budget_spent: bool = False
@@ -77,6 +82,8 @@ class Supervisor:
         self.state = SupervisorState()
         self.organizer = AutoOrganizer(ctx, on_done=self._wake)
         self.experiments = ExperimentPump(ctx)
+        #: The run's task group (set by ``_loop``): decisions are started in it, beside steps.
+        self._tg: anyio.abc.TaskGroup | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -194,6 +201,7 @@ class Supervisor:
 
     async def _loop(self, tg: anyio.abc.TaskGroup) -> None:
         ctx = self.ctx
+        self._tg = tg
         while ctx.stop_reason is None:
             self.state.wake = anyio.Event()
             # Busy at the start counts too: a task that ends while this round reads the
@@ -204,13 +212,8 @@ class Supervisor:
                 break
             # No new session near the usage limit, nor once the budget is all handed out.
             held = ctx.new_sessions_held() or self.state.budget_spent
-            # The global agent is a session like any other: it waits for a free slot.
-            if (
-                self.state.global_wanted
-                and not self.state.global_running
-                and not held
-                and self._in_use() < ctx.options.max_agents
-            ):
+            # The global agent runs beside the slots: dispatch goes on with the latest weights.
+            if self.state.global_wanted and not self.state.global_running and not held:
                 reason, self.state.global_wanted = self.state.global_wanted, None
                 self.state.global_running = True
                 tg.start_soon(self._global_round, reason)
@@ -252,21 +255,15 @@ class Supervisor:
         return spawn
 
     def _in_use(self) -> int:
-        """Agent slots taken: track steps (and experiment steps), the global agent, the
-        organizer."""
-        state = self.state
-        return (
-            len(state.track_scopes)
-            + (1 if state.global_running else 0)
-            + len(self.organizer.running)
-        )
+        """Agent slots taken: track steps (and experiment steps) and the organizer. The
+        decision agents take none (they run beside)."""
+        return len(self.state.track_scopes) + len(self.organizer.running)
 
     def _busy(self) -> bool:
-        return (
-            bool(self.state.track_scopes)
-            or self.state.global_running
-            or bool(self.organizer.running)
-        )
+        """A step or the organizer is running. Decisions alone are not work: the global
+        agent only weighs tracks, and a project agent only chooses among WOs another step
+        can start, so once nothing can start there is nothing to decide (a stop ends them)."""
+        return bool(self.state.track_scopes) or bool(self.organizer.running)
 
     async def _check_limits(self) -> None:
         ctx = self.ctx
@@ -399,12 +396,9 @@ class Supervisor:
                     ctx.store.startable_among, track.id, wanted
                 )
                 queue = [w for w in dict.fromkeys(wanted) if w in startable]
-                if not queue and len(work.startable) > 1:
-                    shown = await anyio.to_thread.run_sync(
-                        lambda: ctx.store.track_work(shown=STARTABLE_SHOWN, track_id=track.id)
-                    )
-                    if shown:
-                        queue = await run_project_agent(ctx, shown[0])
+                # No queue chosen yet (a track's first WO, or its agent is still choosing):
+                # the most important startable WO goes first, the project agent chooses the
+                # ones behind it while it runs. The slot never waits for a decision.
                 if not queue:
                     queue = [w["id"] for w in work.startable[:1]]
                 wo_id, rest = queue[0], queue[1:]
@@ -417,14 +411,16 @@ class Supervisor:
                     if blocked is not None:
                         self._want_global("track blocked")
                         return
-                await anyio.to_thread.run_sync(lambda: ctx.store.set_queue(track.id, rest))
+                # A decision in flight writes the queue itself: do not overwrite it.
+                if track.wo_queue and track.id not in self.state.deciding:
+                    await anyio.to_thread.run_sync(lambda: ctx.store.set_queue(track.id, rest))
                 fresh = await anyio.to_thread.run_sync(lambda: ctx.store.get_track(track.id))
-                async with anyio.create_task_group() as beside:
-                    if not rest and len(work.startable) > 1:
-                        # The queue ends with this WO: the project agent chooses the next
-                        # ones while it runs, so the next step does not wait for a decision.
-                        beside.start_soon(self._decide_next, track.id, wo_id)
-                    await run_work_order(ctx, fresh, wo_id)
+                if not rest and len(work.startable) > 1:
+                    # The queue ends with this WO: the project agent chooses the next ones
+                    # while it runs (and past its end, if need be: the next step then takes
+                    # the most important startable WO, and the decision the ones behind).
+                    self._decide_beside(track.id, wo_id)
+                await run_work_order(ctx, fresh, wo_id)
                 await self._after_step(track.id)
         except ClaimConflictError as exc:
             ctx.log.warning("claim_conflict", track_id=track.id, error=str(exc))
@@ -435,6 +431,27 @@ class Supervisor:
         finally:
             self.state.track_scopes.pop(track.id, None)
             self._wake()
+
+    def _decide_beside(self, track_id: str, running: str) -> None:
+        """Start the track's project agent in the run's task group, unless one is choosing
+        for it already; it holds no slot, and a stop ends it."""
+        state, tg = self.state, self._tg
+        if track_id in state.deciding or tg is None:
+            return
+        scope = anyio.CancelScope()
+        state.deciding[track_id] = scope
+
+        async def decide() -> None:
+            try:
+                with scope:
+                    await self._decide_next(track_id, running)
+            except (BackendUnavailableError, BackendUnreachableError) as exc:
+                await self.park(exc)
+            finally:
+                state.deciding.pop(track_id, None)
+                self._wake()
+
+        tg.start_soon(decide)
 
     async def _decide_next(self, track_id: str, running: str) -> None:
         """Ask the track's project agent for its next queue, among the WOs that can start
@@ -455,8 +472,8 @@ class Supervisor:
 
     async def _after_step(self, track_id: str) -> None:
         ctx = self.ctx
-        rows = await anyio.to_thread.run_sync(lambda: ctx.store.track_work())
-        work = next((w for w in rows if w.track.id == track_id), None)
+        rows = await anyio.to_thread.run_sync(lambda: ctx.store.track_work(track_id=track_id))
+        work = next(iter(rows), None)
         if work is None or work.total == 0:
             return
         if work.unfinished == 0 and work.track.experiment:
@@ -477,8 +494,7 @@ class Supervisor:
 
     async def _global_round(self, reason: str) -> None:
         try:
-            async with self.ctx.limiter:
-                await run_global_agent(self.ctx, reason)
+            await run_global_agent(self.ctx, reason)
         except (BackendUnavailableError, BackendUnreachableError) as exc:
             await self.park(exc)
         except OrchestratorError as exc:

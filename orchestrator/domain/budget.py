@@ -1,10 +1,13 @@
 """The run's ``--budget`` as a hard cap: each session gets a share as its own cost limit.
 
 What is left of the budget (spent = the committed cost of the run's finished sessions) minus
-the shares of the sessions in flight is split evenly over the slots still free, and a new
-session may spend at most its share (the CLI's ``max_budget_usd`` and our own running
-estimate stop it). Shares never add up to more than what is left, so the run ends within
-the budget plus, at most, the turn in which each session in flight crossed its share.
+the shares of the sessions in flight is split evenly over the worker slots still free, and a
+new session may spend at most its share (the CLI's ``max_budget_usd`` and our own running
+estimate stop it). Decision sessions run beside the slots, as many as there are: each gets
+a fraction of what is left after a minimal share is kept for every free worker slot, so
+however many decide at once, a worker the dispatcher starts still finds its share. Shares
+never add up to more than what is left, so the run ends within the budget plus, at most,
+the turn in which each session in flight crossed its share.
 """
 
 from __future__ import annotations
@@ -34,8 +37,15 @@ class RunBudget:
 
     def grant(self, run_id: str, spent_usd: float, *, worker: bool = False) -> float:
         """Reserve a share for ``run_id`` and return it (0 when nothing is left)."""
-        free = max(self.slots - len(self.shares), 1)
-        share = max(self.left(spent_usd) / free, 0.0)
+        free = max(self.slots - len(self.workers), 1)
+        left = self.left(spent_usd)
+        if worker:
+            # At least the smallest useful share while one is left: a free slot may have no
+            # track to fill it, and a share below it would only fail the session.
+            share = max(left / free, min(left, MIN_SHARE_USD), 0.0)
+        else:
+            kept = MIN_SHARE_USD * (self.slots - len(self.workers))
+            share = max((left - kept) / (self.slots + 1), 0.0)
         self.shares[run_id] = share
         if worker:
             self.workers.add(run_id)

@@ -59,8 +59,9 @@ def test_budget_caps_the_run_with_several_slots(home: Path, tmp_path: Path) -> N
         conn.close()
     total = sum(cost for cost, _, _ in runs)
     assert abs(total - line_total) < 1e-4
-    # The dearest single turn of any session: the unit of the allowed overshoot.
-    turn = max(cost / turns for cost, turns, _ in runs if turns)
+    # The dearest single turn of any session: the unit of the allowed overshoot. A session
+    # stopped within its first turn spent that turn (it counts no completed turn).
+    turn = max(cost / max(turns, 1) for cost, turns, _ in runs)
     print(f"budget ${BUDGET} spent ${total:.4f} in {len(runs)} sessions; a turn <= ${turn:.4f}")
     assert total <= BUDGET + SLOTS * turn, (total, turn)
     # A session stopped at its share is the run's money, not the work's fault.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agents.fake_runtime import CallTool, Finish, Hang, Step
+from orchestrator.agents.fake_runtime import CallTool, Finish, Hang, Spend, Step
 from orchestrator.agents.protocol import SessionSpec
 from orchestrator.daemon.context import RunOptions
 from orchestrator.daemon.decisions import WO_ID_IN_TEXT_RE
@@ -24,6 +24,7 @@ from tests.integration.daemon_kit import (
     payload_of,
     run_fake,
     set_weights,
+    simple_worker,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -34,6 +35,8 @@ async def test_weights_3_to_1_with_one_slot(home: Path, tmp_path: Path) -> None:
     h.add_project("p", tmp_path / "repo")
     heavy = h.add_track("p", "heavy", 10)
     light = h.add_track("p", "light", 10)
+    # The weights of an earlier round: the first slot is given before this run's round ends.
+    h.store.add_directive({"heavy": 3.0, "light": 1.0}, "last night's weights")
     report, _ = await run_fake(
         h,
         by_role(global_=set_weights({"heavy": 3.0, "light": 1.0})),
@@ -49,16 +52,16 @@ async def test_weights_3_to_1_with_one_slot(home: Path, tmp_path: Path) -> None:
     assert Counter(both) == {"heavy": 9, "light": 3}
     assert all(s == "done" for s in h.wo_statuses().values())
     h.assert_nothing_live()
-    # Never two sessions at once with one slot: each run ended before the next began.
-    runs = h.runs()
-    for before, after in itertools.pairwise(runs):
+    # Never two workers at once with one slot: each ended before the next began.
+    workers = h.runs("worker")
+    for before, after in itertools.pairwise(workers):
         assert before.ended_at is not None and before.ended_at <= after.started_at, (
             before.id,
             after.id,
         )
-    # The weights came from the global agent's tool call and are stored as its directive.
-    first = h.events("directive")[0]
-    assert first.data["weights"] == {"heavy": 3.0, "light": 1.0}
+    # This run's global agent set them again through its tool, stored as its directive.
+    ours = [e.data["weights"] for e in h.events("directive") if e.run_id is not None]
+    assert ours and ours[0] == {"heavy": 3.0, "light": 1.0}, ours
     assert report.summary["work_orders"]["done"] == 20
 
 
@@ -87,6 +90,8 @@ async def test_zero_weight_and_paused_tracks_get_no_slot(home: Path, tmp_path: P
     h.add_track("p", "zero", 2)
     paused = h.add_track("p", "held", 2)
     h.store.set_track_status("held", TrackStatus.PAUSED, reason="by hand")
+    # An earlier round's weights: the first slots are given before this run's round ends.
+    h.store.add_directive({"run": 1.0, "zero": 0.0}, "last night's weights")
     await run_fake(
         h,
         by_role(global_=set_weights({"run": 1.0, "zero": 0.0})),
@@ -151,8 +156,9 @@ async def test_project_agent_sees_only_its_track_and_project(home: Path, tmp_pat
 async def test_project_agent_cannot_queue_another_tracks_wo(home: Path, tmp_path: Path) -> None:
     h = open_home(home)
     h.add_project("p", tmp_path / "repo")
-    a = h.add_track("p", "a", 2)
-    b = h.add_track("p", "b", 2)
+    # Three WOs each: the first starts by priority, the agent chooses among the other two.
+    a = h.add_track("p", "a", 3)
+    b = h.add_track("p", "b", 3)
 
     def greedy(spec: SessionSpec) -> list[Step]:
         payload = payload_of(spec)
@@ -185,22 +191,26 @@ async def test_directive_is_shown_by_orch_status(home: Path, tmp_path: Path) -> 
     assert "test weights" in text
 
 
-async def test_hanging_global_agent_holds_one_slot_and_is_ended(home: Path, tmp_path: Path) -> None:
-    """A global round that never ends holds one slot; workers use the other; at the stop
+async def test_hanging_global_agent_is_ended_at_a_budget_stop(home: Path, tmp_path: Path) -> None:
+    """A global round that never ends holds a share of the budget, not a slot; at the stop
     the round is ended too and its run settled."""
     h = open_home(home)
     h.add_project("p", tmp_path / "repo")
-    h.add_track("p", "t", 3)
-    # The hanging round holds half of the $0.05 as its share; the other half pays for the
-    # project agent and at least one WO ($0.01 each; how many depends on how the decision and
-    # the workers' shares interleave), then what is left buys no session: a budget stop.
+    h.add_track("p", "t", 5)
+
+    def costly(spec: SessionSpec) -> list[Step]:
+        # $0.30 a WO: five cost more than the $1 the round's share leaves.
+        return [Spend(0.15), Spend(0.15), *simple_worker(spec)]
+
+    # The round holds about a third of the $1 whichever is granted first, the round or the
+    # first worker; the rest pays for one to three WOs, then nothing is left: a budget stop.
     report, _ = await run_fake(
         h,
-        by_role(global_=lambda spec: [Hang()]),
-        RunOptions(max_agents=2, budget_usd=0.05),
+        by_role(global_=lambda spec: [Hang()], worker=costly),
+        RunOptions(max_agents=2, budget_usd=1.0),
     )
     assert report.summary["stop_reason"].startswith("budget")
-    assert 1 <= report.summary["work_orders"]["done"] < 3
+    assert 1 <= report.summary["work_orders"]["done"] < 5
     (global_run,) = h.runs("global")
     assert global_run.status == "interrupted"
     h.assert_nothing_live()
@@ -235,7 +245,8 @@ async def test_track_budget_from_the_global_agent_is_enforced(home: Path, tmp_pa
 async def test_project_agent_creates_work_and_reports_progress(home: Path, tmp_path: Path) -> None:
     h = open_home(home)
     h.add_project("p", tmp_path / "repo")
-    wos = h.add_track("p", "t", 2)
+    # Three WOs: the first starts by priority, the agent is asked about the other two.
+    wos = h.add_track("p", "t", 3)
     created: list[str] = []
 
     def planner(spec: SessionSpec) -> list[Step]:
@@ -303,11 +314,51 @@ async def test_the_next_queue_is_chosen_while_a_wo_runs(home: Path, tmp_path: Pa
     await run_fake(h, by_role(project=one_at_a_time), RunOptions(max_agents=1, exit_when_idle=True))
     assert all(h.wo(wo).status == "done" for wo in ids)
     workers, deciders = h.runs("worker"), h.runs("project")
-    # 4, 3 and 2 WOs to choose from; the last one is no choice.
-    assert len(deciders) == 3
+    # The first WO is the most important one (no decision before it); then 3 and 2 WOs to
+    # choose from; the last one is no choice.
+    assert len(deciders) == 2
     # The k-th decision starts before the k-th WO's worker has ended (it ran beside it).
-    for decider, worker in zip(deciders[1:], workers, strict=False):
+    for decider, worker in zip(deciders, workers, strict=False):
         assert worker.ended_at is not None and decider.started_at < worker.ended_at
+    h.assert_nothing_live()
+
+
+async def test_a_hanging_global_agent_holds_no_slot(home: Path, tmp_path: Path) -> None:
+    """With one slot and a global round that never ends, every WO still runs: the round
+    runs beside the slot. Once nothing is left the run stops and ends the round."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    ids = h.add_track("p", "t", 3)
+    report, _ = await run_fake(
+        h, by_role(global_=lambda spec: [Hang()]), RunOptions(max_agents=1, exit_when_idle=True)
+    )
+    assert all(h.wo(wo).status == "done" for wo in ids)
+    assert report.summary["stop_reason"].startswith("idle")
+    rounds = h.runs("global")
+    assert rounds and all(r.status == "interrupted" for r in rounds)
+    h.assert_nothing_live()
+
+
+async def test_a_hanging_project_agent_holds_no_slot(home: Path, tmp_path: Path) -> None:
+    """With one slot and a project agent that never ends, the track's WOs run one after
+    another by priority: no step waits for the decision, and none starts a second one
+    for the track while it lasts."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    ids = [
+        h.store.add_work_order("p", WorkOrder(id="", title=f"task {n}", priority=p)).id
+        for n, p in enumerate((3, 3, 1, 3))
+    ]
+    h.store.create_track("p", "t", "feature", goal="t goal")
+    h.store.assign("t", ids)
+    h.store.set_track_status("t", TrackStatus.READY)
+    await run_fake(
+        h, by_role(project=lambda spec: [Hang()]), RunOptions(max_agents=1, exit_when_idle=True)
+    )
+    assert all(h.wo(wo).status == "done" for wo in ids)
+    assert [w.wo_id for w in h.runs("worker")] == [ids[2], ids[0], ids[1], ids[3]]
+    (decider,) = h.runs("project")
+    assert decider.status == "interrupted"
     h.assert_nothing_live()
 
 

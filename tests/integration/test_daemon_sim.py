@@ -212,9 +212,10 @@ async def test_decision_agents_see_only_their_scope(
     replace_settings(h, "model", backend="sim")
     h.add_project("alpha", tmp_path / "alpha")
     h.add_project("beta", tmp_path / "beta")
+    # Three WOs a track: the first starts by priority, its project agent chooses the others.
     own = {
-        "alpha": h.add_track("alpha", "a-core", ["Alpha parser", "Alpha printer"]),
-        "beta": h.add_track("beta", "b-core", ["Beta parser", "Beta printer"]),
+        "alpha": h.add_track("alpha", "a-core", ["Alpha parser", "Alpha printer", "Alpha docs"]),
+        "beta": h.add_track("beta", "b-core", ["Beta parser", "Beta printer", "Beta docs"]),
     }
     with anyio.fail_after(540):
         report = await run_daemon(
@@ -223,7 +224,7 @@ async def test_decision_agents_see_only_their_scope(
             RunOptions(max_agents=2, exit_when_idle=True),
             backend=sim_backend(h, sim),
         )
-    assert report.summary["work_orders"]["done"] == 4, report.path.read_text()
+    assert report.summary["work_orders"]["done"] == 6, report.path.read_text()
     assert sim.errors() == []
 
     # The global agent: track summaries across both projects, never a WO id, in or out.
@@ -263,5 +264,5 @@ async def test_decision_agents_see_only_their_scope(
                 assert set(call["input"]["wo_ids"]) <= set(own[project])
     assert seen_projects == {"alpha", "beta"}
     stats = sim.stats()["roles"]
-    assert stats["worker"]["requests"] >= 4
+    assert stats["worker"]["requests"] >= 6
     h.assert_nothing_live()
