@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.roles import Role
-from orchestrator.store.locks import lock_claim
+from orchestrator.store.locks import lock_claim, locked_row
 from orchestrator.store.retries import RETRY_EVENT
 from orchestrator.store.tables import AgentRunRow, EventRow, WorkOrderRow, utcnow
 from orchestrator.store.work_orders import WorkOrderQueries
@@ -185,7 +185,7 @@ class ClaimQueries(WorkOrderQueries):
         summary: str | None = None,
         note: str | None = None,
     ) -> AgentRunRow:
-        run = session.get(AgentRunRow, run_id)
+        run = locked_row(session, AgentRunRow, run_id)
         if run is None:
             raise OrchestratorError(f"unknown run {run_id}")
         before = run.status

@@ -6,7 +6,8 @@ runs READ COMMITTED: two such transactions can both read the same state and both
 Each of those transactions therefore locks what it decides on before it reads it:
 
 * a row it reads and then writes back (``FOR UPDATE``: ``session.get(..., with_for_update=True)``
-  renders nothing on SQLite, so the query modules use it unconditionally);
+  renders nothing on SQLite, so the query modules use it unconditionally), among them every
+  WO, track and run whose status changes (:func:`locked_row`);
 * a claim: :func:`lock_claim`, the track's row (waiting) then the WO's (``SKIP LOCKED``);
 * a choice made over many rows, such as the next free WO id or the daemon lease row that may
   not exist yet: :func:`serialize`, a transaction-scoped advisory lock.
@@ -15,9 +16,10 @@ Each of those transactions therefore locks what it decides on before it reads it
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from orchestrator.store.tables import TrackRow, WorkOrderRow
 
@@ -44,6 +46,16 @@ def serialize(session: Session, what: Serial) -> None:
             text("SELECT pg_advisory_xact_lock(:ns, :key)"),
             {"ns": ADVISORY_NAMESPACE, "key": int(what)},
         )
+
+
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def locked_row(session: Session, model: type[_Row], key: Any) -> _Row | None:
+    """The row ``key`` of ``model`` as it is now, locked until the transaction ends
+    (``FOR UPDATE``; a plain read on SQLite): for a status change that checks the current
+    status first, so two such changes of one row cannot both pass the check."""
+    return session.get(model, key, with_for_update=True, populate_existing=True)
 
 
 def lock_claim(session: Session, wo_id: str, track_id: str) -> bool:

@@ -13,6 +13,7 @@ from orchestrator.domain.lifecycle import TrackStatus, check_transition
 from orchestrator.domain.models import TrackType
 from orchestrator.store import read_queries
 from orchestrator.store.base import StoreBase, driver_of
+from orchestrator.store.locks import locked_row
 from orchestrator.store.tables import ProjectRow, TrackRow, WorkOrderRow, WOTrackRow, utcnow
 
 BRANCH_PREFIX = "tracks/"
@@ -144,7 +145,9 @@ class TrackQueries(StoreBase):
         if session is None:
             with self.writing() as own:
                 return self.set_track_status(track_id, target, reason=reason, session=own, **fields)
-        row = self.get_track_row(session, track_id)
+        row = locked_row(session, TrackRow, track_id)
+        if row is None:
+            raise NotFoundError(f"unknown track {track_id!r}")
         current = TrackStatus(row.status)
         check_transition("track", track_id, current, target)
         row.status = target.value

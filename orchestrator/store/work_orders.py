@@ -17,7 +17,7 @@ from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.wo_graph import find_cycle
 from orchestrator.store import read_queries
 from orchestrator.store.base import StoreBase, driver_of
-from orchestrator.store.locks import Serial, serialize
+from orchestrator.store.locks import Serial, locked_row, serialize
 from orchestrator.store.tables import (
     ProjectRow,
     WODependencyRow,
@@ -315,7 +315,9 @@ class WorkOrderQueries(StoreBase):
                 return self.set_wo_status(
                     wo_id, target, reason=reason, run_id=run_id, session=own, **fields
                 )
-        row = self.get_wo_row(session, wo_id)
+        row = locked_row(session, WorkOrderRow, wo_id)
+        if row is None:
+            raise NotFoundError(f"unknown work order {wo_id!r}")
         current = WOStatus(row.status)
         check_transition("work order", wo_id, current, target)
         row.status = target.value

@@ -9,12 +9,14 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from orchestrator.daemon.context import RunOptions
@@ -100,6 +102,66 @@ def test_racing_claimers_start_one_worker_per_track_and_never_a_wo_twice(pg_url:
     assert {statuses[w] for w in claimed} == {WOStatus.RUNNING.value}
     assert setup.integrity_ok()
     setup.close()
+
+
+def _until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait (bounded) for ``condition``, polling."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def _lock_waiters(store: SQLiteStore) -> int:
+    with store.reading() as session:
+        return int(
+            session.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        )
+
+
+def test_a_status_change_waits_for_a_racing_one_and_sees_it(pg_url: str) -> None:
+    """READ COMMITTED alone would let both of two changes of one WO's status check the
+    status they read before either wrote: a WO settled done could then be requeued. The
+    WO's row is locked by the first; the second waits, then sees ``done`` and is refused."""
+    store = open_store(pg_url)
+    other = open_store(pg_url, migrate=False)
+    track_of = _backlog(store)
+    wo_id = next(iter(track_of))
+    store.claim_work_order(wo_id, track_of[wo_id], "daemon-a")
+    holding, release = threading.Event(), threading.Event()
+    outcome: dict[str, str] = {}
+
+    def settle() -> None:
+        with store.writing() as session:
+            store.set_wo_status(wo_id, WOStatus.DONE, reason="settled", session=session)
+            holding.set()
+            release.wait(timeout=60)
+
+    def requeue() -> None:
+        try:
+            other.set_wo_status(wo_id, WOStatus.READY, reason="requeued")
+            outcome["requeue"] = "moved"
+        except IllegalTransitionError as exc:
+            outcome["requeue"] = str(exc)
+
+    first = threading.Thread(target=settle)
+    first.start()
+    assert holding.wait(timeout=60)
+    second = threading.Thread(target=requeue)
+    second.start()
+    _until(lambda: _lock_waiters(other) > 0 or "requeue" in outcome)
+    release.set()
+    first.join(timeout=60)
+    second.join(timeout=60)
+    assert "cannot go from done to ready" in outcome["requeue"]
+    assert {w["id"]: w["status"] for w in store.list_work_orders()}[wo_id] == "done"
+    store.close()
+    other.close()
 
 
 def test_cli_reads_take_the_full_path(
