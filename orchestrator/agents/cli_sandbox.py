@@ -18,9 +18,9 @@ So the settings here:
   CLI's host defaults above: what stays writable is the worktree and the private temp dir;
 - unset the model's credentials for sandboxed commands (``credentials.envVars``).
 
-``CLAUDE_CODE_SUBPROCESS_ENV_SCRUB`` must stay off for sandboxed workers: it switches the
-CLI to a scrub profile that opens ``/home``, ``/root``, ``/tmp``, ``/var``, ``/opt``,
-``/run`` and ``/mnt`` to writes and plants empty placeholder files (``.env``,
+``CLAUDE_CODE_SUBPROCESS_ENV_SCRUB`` must stay off (``options.DEFAULT_CLI_ENV``): it
+switches the CLI to a scrub profile that opens ``/home``, ``/root``, ``/tmp``, ``/var``,
+``/opt``, ``/run`` and ``/mnt`` to writes and plants empty placeholder files (``.env``,
 ``package.json``, ...) in the worktree and the home directory.
 """
 

@@ -40,14 +40,17 @@ from .protocol import SessionSpec
 #: Our retry policy owns retries; see the module docstring.
 DEFAULT_CLI_MAX_RETRIES = 1
 #: Environment every CLI gets unless the caller overrides it.
-#: ``CLAUDE_CODE_SUBPROCESS_ENV_SCRUB`` makes the CLI strip the model credentials it was
-#: given from the environment of what it spawns (Bash, hooks, MCP servers). A sandboxed
-#: worker goes without it (it would open the sandbox up, see ``cli_sandbox``): its
-#: sandbox unsets the credentials instead.
+#: ``CLAUDE_CODE_SUBPROCESS_ENV_SCRUB`` is off: it would strip the model's credentials from
+#: what the CLI starts, but it also switches the CLI's sandbox to a profile that makes
+#: ``/home``, ``/root``, ``/tmp``, ``/var``, ``/opt``, ``/run`` and ``/mnt`` writable (see
+#: ``cli_sandbox``), plants empty placeholder files (``.env``, ``package.json``, ...) in the
+#: session's cwd (a worktree: they would be committed) and in ``$HOME``, and refuses to start
+#: without bubblewrap, even with ``worker.sandbox = false``. A sandboxed worker's Bash loses
+#: the credentials through its sandbox instead; decision agents have no Bash.
 SCRUB_ENV = "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"
 DEFAULT_CLI_ENV: Mapping[str, str] = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    SCRUB_ENV: "1",
+    SCRUB_ENV: "0",
 }
 #: Where the CLI keeps its temp dir (and its sandboxed Bash's ``TMPDIR``).
 TMPDIR_ENV = "CLAUDE_CODE_TMPDIR"
@@ -102,7 +105,7 @@ def cli_env(
     (``source``, default ``os.environ``), our defaults, the caller's env (it wins), the
     config dir and our markers; plus, for the launcher (``environment``), the list of these
     names, and every other name of the daemon's environment blanked. A sandboxed worker
-    gets its private temp dir and no env scrub (``cli_sandbox``).
+    gets its private temp dir (``cli_sandbox``).
 
     The SDK merges ``options.env`` over the daemon's environment, so blanking is what keeps
     a secret's value out of the CLI's process even before the launcher drops the names.
@@ -114,7 +117,6 @@ def cli_env(
         env["CLAUDE_CODE_MAX_RETRIES"] = str(cli.cli_max_retries)
     env.update(spec.env)
     if sandboxed(spec, cli):
-        env.pop(SCRUB_ENV, None)
         env[TMPDIR_ENV] = str(session_temp_dir(token))
     if spec.config_dir is not None:
         env["CLAUDE_CONFIG_DIR"] = str(spec.config_dir)

@@ -81,8 +81,8 @@ async def probe_backend(
 async def auth_status(cli: str, env: Mapping[str, str]) -> dict[str, object]:
     """``claude auth status`` as a dict; ``{}`` (not logged in) when it says nothing useful."""
     try:
-        # In a directory of its own: the CLI (CLAUDE_CODE_SUBPROCESS_ENV_SCRUB) plants empty
-        # placeholder files (.env, package.json, ...) in its working directory.
+        # In a directory of its own: should CLAUDE_CODE_SUBPROCESS_ENV_SCRUB be on, the CLI
+        # plants empty placeholder files (.env, package.json, ...) in its working directory.
         with (
             tempfile.TemporaryDirectory(prefix="orch-probe-") as cwd,
             anyio.fail_after(AUTH_STATUS_TIMEOUT_S),

@@ -25,7 +25,10 @@ def require_sandbox(settings: Settings) -> None:
 def mode_line(sandbox: bool, allowed_domains: Sequence[str] = ()) -> str:
     """One line for `orch status` and the run report: which confinement is in force."""
     if not sandbox:
-        return "off (worker.sandbox = false): workers' Bash and the check run unconfined"
+        return (
+            "off (worker.sandbox = false): workers' Bash and the check run unconfined, "
+            "and workers' Bash sees the model's credentials"
+        )
     network = ", ".join(allowed_domains) or "none"
     return (
         "on (bubblewrap: workers' Bash and the check write only the worktree and a private "

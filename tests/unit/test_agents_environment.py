@@ -55,7 +55,7 @@ def test_cli_env_holds_the_allow_list_and_the_callers_env_only(tmp_path: Path) -
     assert {name: env[name] for name in secrets} == dict.fromkeys(secrets, "")
     assert env["PATH"] == "/usr/bin:/bin" and env["HOME"] == "/home/me"
     assert env["ANTHROPIC_API_KEY"] == "sim-key"
-    assert env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] == "1"
+    assert env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] == "0"
     keep = set(env[KEEP_ENV].split(","))
     assert {name for name, value in env.items() if value} - {KEEP_ENV} <= keep
     assert "CLAUDE_CODE_ENTRYPOINT" in keep and "GITHUB_TOKEN" not in keep

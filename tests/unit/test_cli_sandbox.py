@@ -81,7 +81,7 @@ def test_the_settings_deny_the_checkout_the_git_file_and_the_clis_own_defaults(
 def test_a_sandboxed_worker_has_no_env_scrub_and_its_own_temp_dir(tmp_path: Path) -> None:
     cli = CliSettings(sandbox=True)
     env = cli_env(_spec(tmp_path), cli, "0123456789abcdef", source={"PATH": "/bin"})
-    assert SCRUB_ENV not in env
+    assert env[SCRUB_ENV] == "0"
     temp = session_temp_dir("0123456789abcdef")
     assert env[TMPDIR_ENV] == str(temp) and temp.name == "orch-0123456789ab"
     # The CLI takes CLAUDE_CODE_TMPDIR for its Bash only while <it>/claude-<uid> is short.
@@ -91,7 +91,9 @@ def test_a_sandboxed_worker_has_no_env_scrub_and_its_own_temp_dir(tmp_path: Path
     assert options.env[TMPDIR_ENV] == str(temp)
 
 
-def test_unsandboxed_sessions_keep_the_env_scrub(tmp_path: Path) -> None:
+def test_no_session_has_the_env_scrub_or_a_temp_dir_unless_sandboxed(tmp_path: Path) -> None:
+    # The scrub would plant placeholder files in the cwd and needs bubblewrap even when
+    # the user turned the sandbox off.
     for role, cli in ((Role.JUDGE, CliSettings(sandbox=True)), (Role.WORKER, CliSettings())):
         env = cli_env(_spec(tmp_path, role), cli, "tok", source={"PATH": "/bin"})
-        assert env[SCRUB_ENV] == "1" and TMPDIR_ENV not in env
+        assert env[SCRUB_ENV] == "0" and TMPDIR_ENV not in env
