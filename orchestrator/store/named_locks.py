@@ -45,7 +45,7 @@ class NamedLockQueries(StoreBase):
 
     def unlock(self, name: str, holder: str) -> None:
         with self.writing() as session:
-            row = session.get(NamedLockRow, name)
+            row = session.get(NamedLockRow, name, with_for_update=True)
             if row is not None and row.holder == holder:
                 session.delete(row)
 
