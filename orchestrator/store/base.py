@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, CursorResult, Engine
 from sqlmodel import Session
 
 from orchestrator.store.db import read_session, write_session
@@ -22,10 +22,31 @@ def sqlite_of(session: Session) -> sqlite3.Connection:
     return driver
 
 
+class DriverSQL:
+    """Statements in the driver's own SQL and parameter style, through SQLAlchemy (so its
+    errors are wrapped and the redaction hook sees the parameters), with sqlite3's
+    ``execute`` / ``cursor`` shape that ``read_queries`` and planning are written against."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, parameters: Any = ()) -> CursorResult[Any]:
+        return self._connection.exec_driver_sql(sql, parameters)
+
+    def cursor(self) -> DriverSQL:
+        return self
+
+    def close(self) -> None:
+        """Nothing to close: results are consumed as they are read."""
+
+
 def driver_of(session: Session) -> Any:
-    """The session's own DB-API connection (sqlite3 or psycopg), in its transaction, for the
-    statements written per dialect (``read_queries``, planning)."""
-    return session.connection().connection.driver_connection
+    """The connection of the session's transaction for the statements written per dialect
+    (``read_queries``, planning): SQLite's own sqlite3 connection (they skip SQLAlchemy's
+    compilation), or PostgreSQL's through :class:`DriverSQL`."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sqlite_of(session)
+    return DriverSQL(session.connection())
 
 
 class StoreBase:
