@@ -147,6 +147,11 @@ class LimitSettings:
         POSITIVE,
     )
     max_turns: int = _key(60, "Turns one agent session may take.", AT_LEAST_ONE)
+    decision_max_turns: int = _key(
+        10,
+        "Turns one decision session (global, project, organizer) may take (at most max_turns).",
+        AT_LEAST_ONE,
+    )
     max_cost_per_run_usd: float = _key(5.0, "Cost cap of one agent session, in USD.", POSITIVE)
     max_cost_per_wo_usd: float = _key(
         10.0, "Cost cap of one work order over all attempts.", POSITIVE
@@ -168,6 +173,11 @@ class ModelSettings:
         Allowed(choices=("claude", "sim")),
     )
     model: str = _key("", 'Model name passed to the CLI ("" lets the CLI choose).')
+    decision_model: str = _key(
+        "",
+        "Model of the decision agents (global, project, organizer), e.g. a smaller one than"
+        ' the workers\' ("" for the same as model).',
+    )
     sim_faults: str = _key(
         "",
         'Fault spec for the simulator, e.g. "429:0.1,latency:200ms" ("" for none).',

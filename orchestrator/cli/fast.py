@@ -25,11 +25,15 @@ from typing import Any
 
 #: sha256 of ``config.render_default_config()``: a home whose config is byte for byte the
 #: default needs no validation (tests/unit/test_cli_fast.py keeps this in step).
-DEFAULT_CONFIG_SHA256 = "395477ddbf4cda5273a93ee5421471eaea77255e3878416e9232bcad79f7dff3"
+DEFAULT_CONFIG_SHA256 = "5b7a78b8f8dc11dc096cb4c2aa68fad7f284f86d5b7ff86843287e491d9b127c"
 #: Earlier defaults, still written in homes made before a key was added (each lacks only
-#: keys whose default keeps the state in the home's SQLite file).
+#: keys whose default keeps the state in the home's SQLite file, or keys no read uses).
 EARLIER_DEFAULT_SHA256 = frozenset(
-    {"08aa74fd5660c77153c3e76e5b3db3f2c7a6bab08f2d1afaf02d05bd5d3cb4c6"}  # before [store]
+    {
+        "08aa74fd5660c77153c3e76e5b3db3f2c7a6bab08f2d1afaf02d05bd5d3cb4c6",  # before [store]
+        # before model.decision_model and limits.decision_max_turns
+        "395477ddbf4cda5273a93ee5421471eaea77255e3878416e9232bcad79f7dff3",
+    }
 )
 CONFIG_RELPATH = Path("config") / "orchestrator.toml"
 

@@ -50,14 +50,30 @@ class AgentOutcome:
     interrupted: bool
 
 
-def session_limits(ctx: DaemonContext) -> Limits:
+#: The roles that decide (what runs where, in which order) rather than change code: they may
+#: have a smaller model and fewer turns (``model.decision_model``, ``limits.decision_max_turns``).
+DECISION_ROLES = frozenset({Role.GLOBAL, Role.PROJECT, Role.ORGANIZER})
+
+
+def session_limits(ctx: DaemonContext, role: Role = Role.WORKER) -> Limits:
     limits = ctx.settings.limits
+    turns = limits.max_turns
+    if role in DECISION_ROLES:
+        turns = min(turns, limits.decision_max_turns)
     return Limits(
         wall_clock_s=limits.run_wall_clock_s,
         idle_s=limits.idle_timeout_s,
-        max_turns=limits.max_turns,
+        max_turns=turns,
         max_cost_usd=limits.max_cost_per_run_usd,
     )
+
+
+def session_model(ctx: DaemonContext, role: Role) -> str | None:
+    """The model a session of ``role`` runs on (None: the CLI's own choice)."""
+    model = ctx.settings.model
+    if role in DECISION_ROLES and model.decision_model:
+        return model.decision_model
+    return model.model or None
 
 
 def make_spec(
@@ -79,10 +95,10 @@ def make_spec(
         cwd=cwd,
         tool_handler=tools,
         resume=resume,
-        limits=session_limits(ctx),
+        limits=session_limits(ctx, role),
         config_dir=ctx.config_dir(run_id),
         env=dict(ctx.session_env),
-        model=ctx.settings.model.model or None,
+        model=session_model(ctx, role),
         session_store=ctx.store.session_store(),
         run_id=run_id,
         labels=dict(labels or {}),

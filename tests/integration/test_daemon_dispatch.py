@@ -22,6 +22,7 @@ from tests.integration.daemon_kit import (
     choose_all,
     open_home,
     payload_of,
+    replace_settings,
     run_fake,
     set_weights,
     simple_worker,
@@ -380,3 +381,22 @@ async def test_no_global_round_when_nothing_is_left_to_weigh(home: Path, tmp_pat
     last_work = max(w.ended_at for w in h.runs("worker") if w.ended_at is not None)
     rounds = h.runs("global")
     assert rounds and all(r.started_at < last_work for r in rounds), rounds
+
+
+async def test_decision_sessions_get_the_decision_model_and_few_turns(
+    home: Path, tmp_path: Path
+) -> None:
+    """``model.decision_model`` and ``limits.decision_max_turns`` reach the global and
+    project agents' sessions; workers keep ``model.model`` and ``limits.max_turns``."""
+    h = open_home(home)
+    replace_settings(h, "model", model="big-model", decision_model="small-model")
+    replace_settings(h, "limits", max_turns=40, decision_max_turns=4)
+    h.add_project("p", tmp_path / "repo")
+    h.add_track("p", "t", 3)
+    _, runtime = await run_fake(h, by_role())
+    by_role_seen = {(s.role, s.model, s.limits.max_turns) for s in runtime.specs}
+    assert by_role_seen == {
+        (Role.GLOBAL, "small-model", 4),
+        (Role.PROJECT, "small-model", 4),
+        (Role.WORKER, "big-model", 40),
+    }, by_role_seen
