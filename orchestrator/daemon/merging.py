@@ -18,11 +18,11 @@ from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.exchange import merge_base
 from orchestrator.domain.errors import GitError, IllegalTransitionError, MergeConflictError
 from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.track import Track
 from orchestrator.git.remote import take_remote_branch
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.contract import Store
 from orchestrator.store.planning import UNFINISHED
-from orchestrator.store.tables import TrackRow
 
 #: Sub-track statuses that keep a parent from finishing: still offered, running or blocked.
 OPEN_SUBTRACK_STATUSES = frozenset({TrackStatus.READY, TrackStatus.ACTIVE, TrackStatus.PAUSED})
@@ -143,12 +143,12 @@ def take_base(store: Store, log: Any, track_id: str) -> str | None:
     return reason
 
 
-def finish_track_sync(ctx: DaemonContext, track: TrackRow) -> TrackStatus:
+def finish_track_sync(ctx: DaemonContext, track: Track) -> TrackStatus:
     """Merge and complete ``track``; returns its new status (completed, paused or active)."""
     return complete_track(ctx.store, ctx.log, track.id, "all work orders done")
 
 
-async def finish_track(ctx: DaemonContext, track: TrackRow) -> TrackStatus:
+async def finish_track(ctx: DaemonContext, track: Track) -> TrackStatus:
     with anyio.CancelScope(shield=True):
         status = await anyio.to_thread.run_sync(finish_track_sync, ctx, track)
     return status

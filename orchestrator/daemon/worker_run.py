@@ -34,10 +34,11 @@ from orchestrator.domain.errors import AgentError
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus, WOStatus
 from orchestrator.domain.redaction import redact
 from orchestrator.domain.roles import Role
+from orchestrator.domain.track import Track
 from orchestrator.domain.transcript import summarize_transcript
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.contract import Store
-from orchestrator.store.tables import AgentRunRow, TrackRow
+from orchestrator.store.tables import AgentRunRow
 
 #: The commit trailer that ties a commit to its WO (recovery looks for it).
 WO_TRAILER = "Orchestrator-WO"
@@ -74,7 +75,7 @@ class WorkerOutcome:
 
 
 def worker_payload(
-    wo: Any, track: TrackRow, worktree: Path, check: str, attempt: int, previous: str | None
+    wo: Any, track: Track, worktree: Path, check: str, attempt: int, previous: str | None
 ) -> dict[str, Any]:
     return {
         "kind": "work_order",
@@ -102,7 +103,7 @@ def worker_payload(
     }
 
 
-async def run_work_order(ctx: DaemonContext, track: TrackRow, wo_id: str) -> WorkerOutcome:
+async def run_work_order(ctx: DaemonContext, track: Track, wo_id: str) -> WorkerOutcome:
     """Claim ``wo_id`` for ``track`` and carry it through to done, retry, or failed."""
     store = ctx.store
     project = await anyio.to_thread.run_sync(lambda: store.get_project(track.project_id))
@@ -306,7 +307,7 @@ async def _checkpoint(
     )
 
 
-def _track_budget_left(store: Store, track: TrackRow) -> float | None:
+def _track_budget_left(store: Store, track: Track) -> float | None:
     """What the track may still spend, when the global agent gave it a budget."""
     if track.budget_usd is None:
         return None
@@ -328,7 +329,7 @@ async def _interrupt(
     ctx: DaemonContext,
     repo: GitRepo,
     worktree: Path,
-    track: TrackRow,
+    track: Track,
     run: AgentRunRow,
     wo_id: str,
     session_id: str | None,
@@ -363,7 +364,7 @@ async def _requeue(ctx: DaemonContext, run: AgentRunRow, wo_id: str, why: str) -
 
 
 async def _tampered_worktree(
-    ctx: DaemonContext, track: TrackRow, run: AgentRunRow, wo_id: str, problem: str
+    ctx: DaemonContext, track: Track, run: AgentRunRow, wo_id: str, problem: str
 ) -> WorkerOutcome:
     """The worktree is not the track's any more: nothing is committed, snapshotted or reset
     there (each would act on whatever it now points at); the WO fails, the track is blocked."""

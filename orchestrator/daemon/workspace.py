@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.domain.lifecycle import TrackStatus
+from orchestrator.domain.track import Track
 from orchestrator.git.names import checkpoint_ref
 from orchestrator.git.remote import take_remote_branch
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.contract import Store
-from orchestrator.store.tables import TrackRow
 
 
 def worktree_path(workspaces: Path, project: str, track_id: str) -> Path:
@@ -22,7 +22,7 @@ def worktree_path(workspaces: Path, project: str, track_id: str) -> Path:
     return workspaces / project / track_id
 
 
-def activate_track(store: Store, workspaces: Path, track_id: str, reason: str) -> TrackRow:
+def activate_track(store: Store, workspaces: Path, track_id: str, reason: str) -> Track:
     """Create the track's worktree (and branch) and move the track ``ready -> active``."""
     track = store.get_track(track_id)
     if track.status != TrackStatus.READY.value:
@@ -34,7 +34,7 @@ def activate_track(store: Store, workspaces: Path, track_id: str, reason: str) -
     )
 
 
-def ensure_track_worktree(store: Store, workspaces: Path, track: TrackRow) -> Path:
+def ensure_track_worktree(store: Store, workspaces: Path, track: Track) -> Path:
     project = store.get_project(track.project_id)
     path = worktree_path(workspaces, project.id, track.id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ def branch_start_point(store: Store, track_id: str, base_branch: str) -> str:
     return experiment.base_commit if experiment is not None else base_branch
 
 
-def activate_variant(store: Store, workspaces: Path, track_id: str) -> TrackRow:
+def activate_variant(store: Store, workspaces: Path, track_id: str) -> Track:
     """A variant's track ``draft -> ready -> active`` with its worktree, in one transaction
     after the worktree exists (so it is never seen ``ready`` without one)."""
     track = store.get_track(track_id)
@@ -63,7 +63,7 @@ def activate_variant(store: Store, workspaces: Path, track_id: str) -> TrackRow:
     return store.activate_variant_track(track_id, str(path))
 
 
-def archive_track(store: Store, track_id: str, reason: str) -> TrackRow:
+def archive_track(store: Store, track_id: str, reason: str) -> Track:
     """Move ``completed -> archived``; the worktree goes (snapshotted first), the branch stays."""
     track = store.get_track(track_id)
     if track.status == TrackStatus.COMPLETED.value and track.worktree_path:

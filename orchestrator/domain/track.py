@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from orchestrator.domain.lifecycle import TrackStatus
@@ -18,6 +18,8 @@ class Track:
     type: str
     status: TrackStatus
     branch: str
+    created_at: datetime
+    updated_at: datetime
     goal: str = ""
     priority: int = 3
     weight: float = 1.0
@@ -30,7 +32,5 @@ class Track:
     wo_queue: tuple[str, ...] = ()
     blocked_reason: str | None = None
     merged_commit: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
     started_at: datetime | None = None
-    completed_at: datetime | None = field(default=None)
+    completed_at: datetime | None = None

@@ -14,9 +14,10 @@ from orchestrator.domain.organization import ProposalStatus
 if TYPE_CHECKING:
     from orchestrator.config import Settings
     from orchestrator.domain.experiment import Experiment
+    from orchestrator.domain.track import Track
     from orchestrator.store.contract import Store
     from orchestrator.store.proposals import ApplyResult
-    from orchestrator.store.tables import TrackProposalRow, TrackRow
+    from orchestrator.store.tables import TrackProposalRow
 
 
 def approve_proposal(store: Store, proposal_id: int) -> ApplyResult:
@@ -41,7 +42,7 @@ def reject_proposal(store: Store, proposal_id: int, reason: str = "") -> TrackPr
 
 def move_track(
     store: Store, settings: Settings, track_id: str, target: TrackStatus, reason: str
-) -> TrackRow:
+) -> Track:
     """One lifecycle move of a track; activation creates its worktree, archiving removes it,
     completing merges it, and a resume follows the rules of ``track_moves``."""
     from orchestrator.service import track_moves

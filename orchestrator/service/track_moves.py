@@ -11,15 +11,15 @@ from orchestrator.domain.errors import OrchestratorError, ValidationError
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
 
 if TYPE_CHECKING:
+    from orchestrator.domain.track import Track
     from orchestrator.store.contract import Store
-    from orchestrator.store.tables import TrackRow
 
 _FAILED = frozenset({WOStatus.FAILED})
 
 
 @dataclass(frozen=True)
 class Resumed:
-    track: TrackRow
+    track: Track
     #: WOs retried on the way (``retry_failed``).
     retried: list[str] = field(default_factory=list)
 
@@ -72,7 +72,7 @@ def resume_track(
     return Resumed(row, retried)
 
 
-def complete_by_hand(store: Store, track_id: str, reason: str, log: Any) -> TrackRow:
+def complete_by_hand(store: Store, track_id: str, reason: str, log: Any) -> Track:
     """``active -> completed`` the way the daemon does it: merged into the base branch, and
     only when no WO is left undone and no sub-track still runs."""
     from orchestrator.daemon.merging import complete_track, completion_blocker
@@ -92,7 +92,7 @@ def complete_by_hand(store: Store, track_id: str, reason: str, log: Any) -> Trac
     return row
 
 
-def fail_track(store: Store, track_id: str, reason: str) -> TrackRow:
+def fail_track(store: Store, track_id: str, reason: str) -> Track:
     """Give a track up (an active one is paused first); the reason is required."""
     if not reason.strip():
         raise ValidationError("--reason must say why the track failed")

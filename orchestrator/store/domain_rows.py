@@ -15,9 +15,12 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+def _aware_required(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def run_of(row: AgentRunRow) -> Run:
-    started = aware(row.started_at)
-    assert started is not None
+    started = _aware_required(row.started_at)
     return Run(
         id=row.id,
         role=row.role,
@@ -59,8 +62,8 @@ def track_of(row: TrackRow) -> Track:
         wo_queue=tuple(row.wo_queue),
         blocked_reason=row.blocked_reason,
         merged_commit=row.merged_commit,
-        created_at=aware(row.created_at),
-        updated_at=aware(row.updated_at),
+        created_at=_aware_required(row.created_at),
+        updated_at=_aware_required(row.updated_at),
         started_at=aware(row.started_at),
         completed_at=aware(row.completed_at),
     )

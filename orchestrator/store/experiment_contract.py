@@ -16,8 +16,8 @@ from typing import Protocol, runtime_checkable
 from orchestrator.domain.experiment import EvalRun, Experiment, ExperimentStatus
 from orchestrator.domain.experiment_plan import VariantProgress
 from orchestrator.domain.models import WorkOrder
+from orchestrator.domain.track import Track
 from orchestrator.store.experiments import NewExperiment
-from orchestrator.store.tables import TrackRow
 
 
 @runtime_checkable
@@ -60,7 +60,7 @@ class ExperimentStore(Protocol):
         """(USD, tokens) of every run on a variant's track."""
         ...
 
-    def activate_variant_track(self, track_id: str, worktree: str) -> TrackRow:
+    def activate_variant_track(self, track_id: str, worktree: str) -> Track:
         """``draft -> ready -> active`` with its worktree path, in one transaction."""
         ...
 

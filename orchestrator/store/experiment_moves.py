@@ -21,13 +21,14 @@ from orchestrator.domain.experiment import (
     check_experiment_transition,
 )
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
+from orchestrator.domain.track import Track
+from orchestrator.store.domain_rows import track_of
 from orchestrator.store.experiment_starts import ExperimentStarts
 from orchestrator.store.tables import (
     EvalRunRow,
     ExperimentRow,
     ExperimentVariantRow,
     ExperimentWORow,
-    TrackRow,
     utcnow,
 )
 
@@ -200,31 +201,32 @@ class ExperimentMoves(ExperimentStarts):
             )
             track = self.get_track_row(session, track_id)
             if track.status == TrackStatus.ACTIVE.value:
-                self.set_track_status(
+                self.move_track(
+                    session,
                     track_id,
                     TrackStatus.PAUSED,
                     reason=f"disqualified: {reason}"[:2000],
                     blocked_reason=f"experiment variant disqualified: {reason}"[:2000],
-                    session=session,
                 )
 
-    def activate_variant_track(self, track_id: str, worktree: str) -> TrackRow:
+    def activate_variant_track(self, track_id: str, worktree: str) -> Track:
         """``draft -> ready -> active`` (with its worktree path) in one transaction."""
         with self.writing() as session:
             track = self.get_track_row(session, track_id)
             reason = "experiment variant started"
             if track.status == TrackStatus.DRAFT.value:
-                self.set_track_status(track_id, TrackStatus.READY, reason=reason, session=session)
-            return self.set_track_status(
-                track_id, TrackStatus.ACTIVE, reason=reason, worktree_path=worktree, session=session
+                self.move_track(session, track_id, TrackStatus.READY, reason=reason)
+            active = self.move_track(
+                session, track_id, TrackStatus.ACTIVE, reason=reason, worktree_path=worktree
             )
+            return track_of(active)
 
     def close_variant_track(self, track_id: str, reason: str) -> None:
         """Walk a variant's track to ``cancelled`` (branch kept), in one transaction."""
         with self.writing() as session:
             track = self.get_track_row(session, track_id)
             for target in _TO_CANCELLED.get(TrackStatus(track.status), ()):
-                self.set_track_status(track_id, target, reason=reason, session=session)
+                self.move_track(session, track_id, target, reason=reason)
 
     # -- the decision and its landing --------------------------------------------------------
 
@@ -300,14 +302,14 @@ class ExperimentMoves(ExperimentStarts):
                     )
             track = self.get_track_row(session, winner)
             if track.status == TrackStatus.PAUSED.value:
-                self.set_track_status(winner, TrackStatus.ACTIVE, reason="won", session=session)
+                self.move_track(session, winner, TrackStatus.ACTIVE, reason="won")
             if track.status != TrackStatus.COMPLETED.value:
-                self.set_track_status(
+                self.move_track(
+                    session,
                     winner,
                     TrackStatus.COMPLETED,
                     reason=f"won experiment {experiment_id}",
                     merged_commit=merge_commit,
-                    session=session,
                 )
             for wo_id in self._originals(session, experiment_id):
                 wo = self.get_wo_row(session, wo_id)
@@ -342,9 +344,7 @@ class ExperimentMoves(ExperimentStarts):
                     self._move_variant(session, variant, VariantStatus.CANCELLED, reason)
                 track = self.get_track_row(session, variant.track_id)
                 if track.status == TrackStatus.ACTIVE.value:
-                    self.set_track_status(
-                        variant.track_id, TrackStatus.PAUSED, reason=reason, session=session
-                    )
+                    self.move_track(session, variant.track_id, TrackStatus.PAUSED, reason=reason)
             for wo_id in self._originals(session, experiment_id):
                 wo = self.get_wo_row(session, wo_id)
                 if wo.status == WOStatus.BLOCKED.value:

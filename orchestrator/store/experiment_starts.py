@@ -188,14 +188,14 @@ class ExperimentStarts(ExperimentQueries):
         hypothesis: str,
         originals: Sequence[WorkOrder],
     ) -> None:
-        track = self.create_track(
+        track = self.insert_track(
+            session,
             new.project,
             name,
             TrackType.EXPERIMENT.value,
             goal=f"Experiment {experiment_id}: {hypothesis}"[:500],
             experiment=experiment_id,
             hypothesis=hypothesis,
-            session=session,
         )
         track.budget_usd = new.spec.budget_per_variant_usd
         session.add(track)

@@ -12,7 +12,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
+from orchestrator.domain.track import Track
 from orchestrator.store.base import StoreBase, driver_of
+from orchestrator.store.domain_rows import track_of
 from orchestrator.store.tables import DirectiveRow, TrackRow, WOTrackRow
 
 #: WO statuses that may still be started (dependencies permitting).
@@ -150,7 +152,7 @@ def _json(value: Any) -> Any:
 class TrackWork:
     """One track's state for dispatch: its startable WOs (dependencies done), in order."""
 
-    track: TrackRow
+    track: Track
     #: The first startable WOs (as many as the caller asked for), by priority then id.
     startable: list[dict[str, Any]]
     unfinished: int
@@ -231,7 +233,7 @@ class PlanningQueries(StoreBase):
             status_counts = by_status.get(track.id, {})
             result.append(
                 TrackWork(
-                    track=track,
+                    track=track_of(track),
                     startable=[shown_wos[wo_id] for wo_id in first[track.id]],
                     unfinished=sum(status_counts.get(s, 0) for s in UNFINISHED),
                     total=sum(status_counts.values()),

@@ -282,14 +282,14 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
             return ids.get(target, target)
 
         for track in plan.new_tracks:
-            created = self.create_track(
+            created = self.insert_track(
+                session,
                 project,
                 track.name,
                 track.type,
                 goal=track.goal,
                 parent=resolve(track.parent) if track.parent else None,
                 status=TrackStatus(track.status),
-                session=session,
             )
             ids[track.key] = created.id
         for edit in plan.edits:
@@ -312,8 +312,8 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
                     session, "track_reorganized", "track", edit.id, reason=why, changes=changes
                 )
             if edit.cancel:
-                self.set_track_status(
-                    edit.id, TrackStatus.CANCELLED, reason=f"merged away by {why}", session=session
+                self.move_track(
+                    session, edit.id, TrackStatus.CANCELLED, reason=f"merged away by {why}"
                 )
         session.flush()
         joined: dict[str, list[str]] = {}

@@ -101,8 +101,8 @@ class RetryQueries(WorkOrderQueries, TrackQueries):
             for track_id in sorted({t for ts in links.values() for t in ts}):
                 track = self.get_track_row(session, track_id)
                 if track.status == TrackStatus.PAUSED.value and track.blocked_reason:
-                    self.set_track_status(
-                        track_id, TrackStatus.ACTIVE, reason="work orders retried", session=session
+                    self.move_track(
+                        session, track_id, TrackStatus.ACTIVE, reason="work orders retried"
                     )
                     resumed.append(track_id)
                 if track.status == TrackStatus.ACTIVE.value:

@@ -11,8 +11,10 @@ from orchestrator.domain.errors import NotFoundError, ValidationError
 from orchestrator.domain.ids import validate_slug
 from orchestrator.domain.lifecycle import TrackStatus, check_transition
 from orchestrator.domain.models import TrackType
+from orchestrator.domain.track import Track
 from orchestrator.store import read_queries
 from orchestrator.store.base import StoreBase, driver_of
+from orchestrator.store.domain_rows import track_of
 from orchestrator.store.locks import locked_row
 from orchestrator.store.tables import ProjectRow, TrackRow, WorkOrderRow, WOTrackRow, utcnow
 
@@ -26,9 +28,9 @@ class TrackQueries(StoreBase):
             raise NotFoundError(f"unknown track {track_id!r}")
         return row
 
-    def get_track(self, track_id: str) -> TrackRow:
+    def get_track(self, track_id: str) -> Track:
         with self.reading() as session:
-            return self.get_track_row(session, track_id)
+            return track_of(self.get_track_row(session, track_id))
 
     def create_track(
         self,
@@ -42,23 +44,38 @@ class TrackQueries(StoreBase):
         experiment: str | None = None,
         hypothesis: str | None = None,
         status: TrackStatus = TrackStatus.DRAFT,
-        session: Session | None = None,
-    ) -> TrackRow:
+    ) -> Track:
         """A new track; its id is its name, or ``<project>-<name>`` if another project has it."""
-        if session is None:
-            with self.writing() as own:
-                return self.create_track(
-                    project,
-                    name,
-                    track_type,
-                    goal=goal,
-                    parent=parent,
-                    priority=priority,
-                    experiment=experiment,
-                    hypothesis=hypothesis,
-                    status=status,
-                    session=own,
-                )
+        with self.writing() as session:
+            row = self.insert_track(
+                session,
+                project,
+                name,
+                track_type,
+                goal=goal,
+                parent=parent,
+                priority=priority,
+                experiment=experiment,
+                hypothesis=hypothesis,
+                status=status,
+            )
+            return track_of(row)
+
+    def insert_track(
+        self,
+        session: Session,
+        project: str,
+        name: str,
+        track_type: str,
+        *,
+        goal: str = "",
+        parent: str | None = None,
+        priority: int = 3,
+        experiment: str | None = None,
+        hypothesis: str | None = None,
+        status: TrackStatus = TrackStatus.DRAFT,
+    ) -> TrackRow:
+        """``create_track`` in the caller's transaction, handing back the row to change."""
         validate_slug(name, "track name")
         # Every caller's type is checked here too (the CLI and proposals parse it first).
         track_type = TrackType.parse(track_type).value
@@ -138,13 +155,22 @@ class TrackQueries(StoreBase):
         target: TrackStatus,
         *,
         reason: str = "",
-        session: Session | None = None,
+        **fields: Any,
+    ) -> Track:
+        """Move a track through its lifecycle (journaled); ``fields`` are set on the row too."""
+        with self.writing() as session:
+            return track_of(self.move_track(session, track_id, target, reason=reason, **fields))
+
+    def move_track(
+        self,
+        session: Session,
+        track_id: str,
+        target: TrackStatus,
+        *,
+        reason: str = "",
         **fields: Any,
     ) -> TrackRow:
-        """Move a track through its lifecycle (journaled); ``fields`` are set on the row too."""
-        if session is None:
-            with self.writing() as own:
-                return self.set_track_status(track_id, target, reason=reason, session=own, **fields)
+        """``set_track_status`` in the caller's transaction, handing back the row."""
         row = locked_row(session, TrackRow, track_id)
         if row is None:
             raise NotFoundError(f"unknown track {track_id!r}")
@@ -180,18 +206,19 @@ class TrackQueries(StoreBase):
             )
             return {sub_id: TrackStatus(status) for sub_id, status in rows}
 
-    def fail_track(self, track_id: str, reason: str) -> TrackRow:
+    def fail_track(self, track_id: str, reason: str) -> Track:
         """Give a track up: ``paused -> failed`` (an active one is paused first, in the same
         transaction). Its branch and worktree are kept; ``cancel`` retires it."""
         with self.writing() as session:
             row = self.get_track_row(session, track_id)
             if row.status == TrackStatus.ACTIVE.value:
-                self.set_track_status(track_id, TrackStatus.PAUSED, reason=reason, session=session)
-            return self.set_track_status(
-                track_id, TrackStatus.FAILED, reason=reason, session=session, blocked_reason=None
+                self.move_track(session, track_id, TrackStatus.PAUSED, reason=reason)
+            failed = self.move_track(
+                session, track_id, TrackStatus.FAILED, reason=reason, blocked_reason=None
             )
+            return track_of(failed)
 
-    def update_track(self, track_id: str, **fields: Any) -> TrackRow:
+    def update_track(self, track_id: str, **fields: Any) -> Track:
         with self.writing() as session:
             row = self.get_track_row(session, track_id)
             for name, value in fields.items():
@@ -199,7 +226,7 @@ class TrackQueries(StoreBase):
             row.updated_at = utcnow()
             session.add(row)
             self.journal(session, "track_updated", "track", track_id, fields=sorted(fields))
-            return row
+            return track_of(row)
 
     def assign(self, track_id: str, wo_ids: list[str], *, assign: bool = True) -> int:
         """Add (or with ``assign=False`` remove) WOs to a track; returns rows changed."""

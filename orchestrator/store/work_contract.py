@@ -19,7 +19,7 @@ from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.run import WorkOrderOutcome
 from orchestrator.domain.track import Track
 from orchestrator.store.retries import RETRYABLE_WO_STATUSES, RetryResult
-from orchestrator.store.tables import ProjectRow, TrackRow, WorkOrderRow
+from orchestrator.store.tables import ProjectRow, WorkOrderRow
 
 
 @runtime_checkable
@@ -143,7 +143,7 @@ class WorkOrderStore(Protocol):
 
 @runtime_checkable
 class TrackStore(Protocol):
-    def get_track(self, track_id: str) -> TrackRow:
+    def get_track(self, track_id: str) -> Track:
         """The track, or ``NotFoundError``."""
         ...
 
@@ -163,7 +163,7 @@ class TrackStore(Protocol):
         experiment: str | None = None,
         hypothesis: str | None = None,
         status: TrackStatus = TrackStatus.DRAFT,
-    ) -> TrackRow:
+    ) -> Track:
         """A new track; its id is its name, or ``<project>-<name>`` if another project has
         it. An unknown project or parent is ``NotFoundError``, a bad name or type
         ``ValidationError``. Journal: ``track_created``."""
@@ -185,7 +185,7 @@ class TrackStore(Protocol):
 
     def set_track_status(
         self, track_id: str, target: TrackStatus, *, reason: str = "", **fields: Any
-    ) -> TrackRow:
+    ) -> Track:
         """Move a track through its lifecycle (an illegal move is
         ``IllegalTransitionError``); ``fields`` are set too. Journal: ``track_status``."""
         ...
@@ -194,12 +194,12 @@ class TrackStore(Protocol):
         """The sub-tracks of ``track_id`` and their statuses."""
         ...
 
-    def fail_track(self, track_id: str, reason: str) -> TrackRow:
+    def fail_track(self, track_id: str, reason: str) -> Track:
         """Give a track up: ``paused -> failed`` (an active one is paused first, in the same
         transaction). Its branch and worktree are kept."""
         ...
 
-    def update_track(self, track_id: str, **fields: Any) -> TrackRow:
+    def update_track(self, track_id: str, **fields: Any) -> Track:
         """Set fields that are not its status (worktree path, budget, priority, ...)."""
         ...
 
