@@ -56,7 +56,7 @@ def run_read_command(argv: Sequence[str]) -> None:
     try:
         conn = read_queries.connect(home / "state" / "orchestrator.db")
         try:
-            text = render(command, options, conn)
+            text = render(command, options, conn, host_id_of(home))
         finally:
             conn.close()
     except (read_queries.NotHere, sqlite3.Error):
@@ -112,6 +112,25 @@ def resolve_home(option: str | None) -> Path:
     return Path(env).expanduser().resolve() if env else Path.cwd()
 
 
+def host_id_of(home: Path) -> str | None:
+    """The home's host id (``host_identity.read_host_id``); NotHere for a file that is not
+    one, so the full CLI reports it."""
+    from orchestrator.domain.errors import ValidationError
+    from orchestrator.domain.hosts import validate_host_id
+    from orchestrator.store.read_queries import NotHere
+
+    try:
+        text = (home / "state" / "host-id").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        raise NotHere("host-id unreadable") from None
+    try:
+        return validate_host_id(text)
+    except ValidationError:
+        raise NotHere("host-id invalid") from None
+
+
 def settings_are_default(home: Path) -> bool:
     """No ORCH_* setting in the environment and the default config (or none): the settings
     are valid without loading them."""
@@ -127,7 +146,7 @@ def settings_are_default(home: Path) -> bool:
     return digest == DEFAULT_CONFIG_SHA256 or digest in EARLIER_DEFAULT_SHA256
 
 
-def render(command: str, options: dict[str, str], conn: Any) -> str:
+def render(command: str, options: dict[str, str], conn: Any, this_host: str | None = None) -> str:
     """The command's output, exactly as ``cli.context.emit_json`` prints it."""
     from orchestrator.store import read_queries
 
@@ -135,7 +154,8 @@ def render(command: str, options: dict[str, str], conn: Any) -> str:
         from orchestrator.daemon.sandboxing import mode_line
 
         # The fast path serves only homes with the default config: the sandbox is on.
-        return dumps({**read_queries.status(conn), "sandbox": mode_line(True)}) + "\n"
+        status = read_queries.status(conn, this_host)
+        return dumps({**status, "sandbox": mode_line(True)}) + "\n"
     if command == "track list":
         return json_list(read_queries.track_list(conn))
     return json_list(read_queries.track_wos(conn, options["track"]))

@@ -264,20 +264,27 @@ SELECT json_object(
         FROM directives ORDER BY id DESC LIMIT 1),
     'lease', (SELECT json_object('pid', pid, 'hostname', hostname, 'expires_at', expires_at)
         FROM daemon_lease WHERE id = 1),
-    'hosts', (SELECT count(*) FROM hosts),
+    'hosts', (SELECT json_group_array(json_object(
+            'id', h.id, 'hostname', h.hostname, 'home', h.home, 'pid', h.pid,
+            'started_at', h.started_at, 'last_seen_at', h.last_seen_at,
+            'tracks', (SELECT json_group_array(json_object(
+                    'track', track_id, 'acquired_at', acquired_at, 'heartbeat_at', heartbeat_at,
+                    'ttl_s', json(printf('%!.17g', ttl_s)), 'expires_at', expires_at))
+                FROM (SELECT * FROM track_leases WHERE host_id = h.id ORDER BY track_id))))
+        FROM (SELECT * FROM hosts ORDER BY id) AS h),
     'open_experiments', (SELECT count(*) FROM experiments
         WHERE status IN {OPEN_EXPERIMENTS!r}),
     'parks', (SELECT count(*) FROM events WHERE kind = 'parked' AND id > coalesce(
         (SELECT max(id) FROM events WHERE kind = 'daemon_started'), 0)))"""
 
 
-def status(conn: sqlite3.Connection) -> dict[str, Any]:
+def status(conn: sqlite3.Connection, this_host: str | None = None) -> dict[str, Any]:
     """``orch status --json`` (NotHere while experiments are open or work is parked: their
-    lines are built by the domain)."""
+    lines are built by the domain). ``this_host``: the home's host id, if it has one."""
     (text,) = conn.execute(_STATUS_SQL).fetchone()
     found = json.loads(text)
-    if found.pop("open_experiments") or found.pop("parks") or found.pop("hosts"):
-        raise NotHere("experiments, parks or hosts to describe")
+    if found.pop("open_experiments") or found.pop("parks"):
+        raise NotHere("experiments or parks to describe")
     lease = found.pop("lease")
     live = lease is not None and _lease_live(lease)
     for run in found["runs"]:
@@ -291,8 +298,44 @@ def status(conn: sqlite3.Connection) -> dict[str, Any]:
         "experiments": [],
         "directive": found["directive"],
         "parked": [],
-        "hosts": [],
+        "hosts": _hosts(found["hosts"], this_host, datetime.now(UTC)),
     }
+
+
+def _hosts(hosts: list[dict[str, Any]], this_host: str | None, now: datetime) -> list[Any]:
+    """As ``domain.hosts_view.host_json`` (the full CLI's shape), from the rows above."""
+
+    def since(stored: str) -> float:
+        return round(max(0.0, (now - _aware(stored)).total_seconds()), 1)
+
+    def when(stored: str | None) -> str | None:
+        return None if stored is None else _aware(stored).isoformat()
+
+    return [
+        {
+            "id": h["id"],
+            "hostname": h["hostname"],
+            "home": h["home"],
+            "pid": h["pid"],
+            "this_home": h["id"] == this_host,
+            "started_at": when(h["started_at"]),
+            "last_seen_at": when(h["last_seen_at"]),
+            "seen_s": since(h["last_seen_at"]),
+            "tracks": [
+                {
+                    "track": x["track"],
+                    "acquired_at": when(x["acquired_at"]),
+                    "heartbeat_at": when(x["heartbeat_at"]),
+                    "ttl_s": x["ttl_s"],
+                    "age_s": since(x["heartbeat_at"]),
+                    "held_s": since(x["acquired_at"]),
+                    "expired": _aware(x["expires_at"]) <= now,
+                }
+                for x in h["tracks"]
+            ],
+        }
+        for h in hosts
+    ]
 
 
 def _aware(stored: str) -> datetime:

@@ -3,11 +3,13 @@ without loading typer or SQLAlchemy, and leave every other case to the full CLI.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,6 +106,42 @@ def test_parked_work_is_left_to_the_full_cli(filled: Path) -> None:
     assert "sqlalchemy" in fast.stderr  # the full store answered
     full = run_main(["--home", str(filled), "status", "--json"])
     assert fast.stdout == full.out and '"no login"' in full.out
+
+
+def _without_ages(status: dict[str, Any]) -> dict[str, Any]:
+    """The status with the seconds-since figures left out (the two reads are not at once)."""
+    for host in status["hosts"]:
+        assert host.pop("seen_s") >= 0
+        for lease in host["tracks"]:
+            assert lease.pop("age_s") >= 0 and lease.pop("held_s") >= 0
+    return status
+
+
+def test_hosts_and_their_leases_are_the_full_clis(filled: Path) -> None:
+    (filled / "state" / "host-id").write_text("box-b\n")
+    store = SQLiteStore.open(filled / "state" / "orchestrator.db")
+    try:
+        store.register_host("box-a", "machine-a", "/homes/a", 4242)
+        store.register_host("box-b", "machine-b", str(filled), None)
+        assert store.acquire_track_lease("core", "box-a", 600.0) is not None
+        store.register_host("box-c", "machine-c", "/homes/c", 7)
+        assert store.acquire_track_lease("ui", "box-c", 0.0) is not None  # expired
+    finally:
+        store.close()
+    fast = fast_cli(filled, ["status", "--json"], "-X", "importtime")
+    assert fast.returncode == 0, fast.stderr
+    assert "sqlalchemy" not in fast.stderr  # answered by the fast path
+    full = run_main(["--home", str(filled), "status", "--json"])
+    fast_status, full_status = json.loads(fast.stdout), full.json
+    assert _without_ages(fast_status) == _without_ages(full_status)
+    hosts = {h["id"]: h for h in fast_status["hosts"]}
+    assert hosts["box-b"]["this_home"] and not hosts["box-a"]["this_home"]
+    assert [x["track"] for x in hosts["box-a"]["tracks"]] == ["core"]
+    assert hosts["box-c"]["tracks"][0]["expired"] and not hosts["box-a"]["tracks"][0]["expired"]
+    # A damaged host-id is the full CLI's one-line error.
+    (filled / "state" / "host-id").write_text("Not A Slug\n")
+    damaged = fast_cli(filled, ["status", "--json"])
+    assert damaged.returncode == 2 and "invalid host id" in damaged.stderr
 
 
 @pytest.mark.parametrize(
