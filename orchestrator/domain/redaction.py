@@ -39,6 +39,15 @@ SECRET_NAME = re.compile(r"(?i)(api[_-]?key|token|secret|passw(or)?d|credential|
 #: Shorter values would mask ordinary words; real secrets are long.
 MIN_SECRET_LENGTH = 8
 
+#: ``NAME=value`` as ``env`` prints it (upper-case names) with a secret-sounding name: the
+#: value is masked even when the daemon never knew it (the CLI sandbox's per-session proxy
+#: password). No ``\b`` before the name: in a JSON-escaped transcript it follows ``\n``.
+SECRET_ASSIGNMENT = re.compile(
+    r"(?P<name>(?<![A-Z0-9_])[A-Z_][A-Z0-9_]*)=(?P<value>[^\s\"'\\]{"
+    + str(MIN_SECRET_LENGTH)
+    + ",})"
+)
+
 
 def secret_values(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str]:
     """Values of the listed variables and of every variable whose name says it is secret."""
@@ -65,7 +74,7 @@ class Redactor:
                 text = text.replace(value, REDACTED)
         for pattern in TOKEN_PATTERNS:
             text = pattern.sub(REDACTED, text)
-        return text
+        return SECRET_ASSIGNMENT.sub(_mask_secret_assignment, text)
 
     def redact_data(self, value: Any) -> Any:
         """Every string inside JSON-like data (dicts, lists, tuples) redacted; keys too."""
@@ -79,6 +88,12 @@ class Redactor:
         if isinstance(value, list | tuple):
             return type(value)(self.redact_data(v) for v in value)
         return value
+
+
+def _mask_secret_assignment(match: re.Match[str]) -> str:
+    if not SECRET_NAME.search(match.group("name")) or match.group("value") == REDACTED:
+        return match.group(0)
+    return f"{match.group('name')}={REDACTED}"
 
 
 #: The password part of a URL's user info: ``scheme://user:PASSWORD@host``.

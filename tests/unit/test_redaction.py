@@ -96,3 +96,18 @@ def test_redact_files_rewrites_transcripts_under_a_config_dir(
     assert redact_files(tmp_path) == 1
     assert json.loads(transcript.read_text()) == {"content": f"out {REDACTED} {REDACTED}"}
     assert redact_files(None) == 0
+
+
+def test_secret_sounding_assignments_are_masked_even_when_the_value_is_unknown() -> None:
+    # As a worker's `env` prints the CLI sandbox's per-session proxy credentials.
+    printed = (
+        "CLOUDSDK_PROXY_PASSWORD=q8Zr2LmN0pXw\\nHTTP_PROXY=http://localhost:3128\\n"
+        "MY_API_KEY=abcdefgh12345\nLANG=C.UTF-8 total_tokens=123456789"
+    )
+    masked = Redactor().redact(printed)
+    assert "q8Zr2LmN0pXw" not in masked and "abcdefgh12345" not in masked
+    assert "CLOUDSDK_PROXY_PASSWORD=[REDACTED]" in masked
+    # Ordinary variables, short values and lower-case code stay as they were.
+    assert "HTTP_PROXY=http://localhost:3128" in masked and "LANG=C.UTF-8" in masked
+    assert "total_tokens=123456789" in masked
+    assert Redactor().redact("GITHUB_TOKEN=short") == "GITHUB_TOKEN=short"
