@@ -45,6 +45,22 @@ def is_git_repo(path: PathLike) -> bool:
 _VERIFIED_WORKTREES: dict[tuple[Path, Path], tuple[int, int, int, int]] = {}
 
 
+#: Repositories this process has opened: the directory given -> the identity of its ``.git``
+#: directory then, the top level and the common dir git named. The daemon opens a project's
+#: repository once per WO, merge and checkpoint; with the same ``.git`` directory in place
+#: git would answer the same, so the ``git rev-parse`` is saved.
+_OPENED_REPOS: dict[Path, tuple[tuple[int, int], Path, Path]] = {}
+
+
+def _repo_marker(path: Path) -> tuple[int, int] | None:
+    """Identity of ``path/.git`` when it is a directory (a main checkout's), else None."""
+    try:
+        st = (path / ".git").lstat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
 def _worktree_marker(path: Path) -> tuple[int, int, int, int] | None:
     """Identity of ``path/.git`` when it is a file (a linked worktree's), else None."""
     try:
@@ -54,6 +70,27 @@ def _worktree_marker(path: Path) -> tuple[int, int, int, int] | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _locate(given: Path) -> tuple[Path, Path]:
+    """The top level and the common dir of the repository at ``given`` (asked of git once
+    while its ``.git`` directory stays the same one)."""
+    marker = _repo_marker(given)
+    known = _OPENED_REPOS.get(given)
+    if marker is not None and known is not None and known[0] == marker:
+        return known[1], known[2]
+    result = run_git(
+        ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"],
+        given,
+        check=False,
+    )
+    lines = result.stdout.splitlines()
+    if not result.ok or len(lines) < 2:
+        raise GitError(f"{given} is not a git repository")
+    top, common = Path(lines[0]).resolve(), Path(lines[1]).resolve()
+    if marker is not None:
+        _OPENED_REPOS[given] = (marker, top, common)
+    return top, common
 
 
 class GitRepo:
@@ -70,16 +107,7 @@ class GitRepo:
         given = Path(path).resolve()
         if not given.is_dir():
             raise GitError(f"{given} is not a directory")
-        result = run_git(
-            ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"],
-            given,
-            check=False,
-        )
-        lines = result.stdout.splitlines()
-        if not result.ok or len(lines) < 2:
-            raise GitError(f"{given} is not a git repository")
-        self.path = Path(lines[0]).resolve()
-        self.common_dir = Path(lines[1]).resolve()
+        self.path, self.common_dir = _locate(given)
         self.identity = identity
         self.timeout_s = timeout_s
         self.lock_timeout_s = lock_timeout_s

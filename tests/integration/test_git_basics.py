@@ -40,6 +40,24 @@ def test_gitrepo_refuses_a_non_repository(tmp_path: Path) -> None:
         GitRepo(tmp_path / "missing")
 
 
+def test_reopening_a_repository_asks_git_once(repo: GitRepo, tmp_path: Path) -> None:
+    """The daemon opens a project's repository per WO: the second time starts no git, as
+    long as its ``.git`` directory is the same one; without one git is asked (and refuses)."""
+    import shutil
+
+    from orchestrator.git.runner import git_processes_started
+
+    before = git_processes_started().get("rev-parse", 0)
+    again = GitRepo(repo.path)
+    assert (again.path, again.common_dir) == (repo.path, repo.common_dir)
+    assert git_processes_started().get("rev-parse", 0) == before
+    shutil.rmtree(repo.path / ".git")
+    with pytest.raises(GitError, match="not a git repository"):
+        GitRepo(repo.path)
+    fresh = init_repo(repo.path, {"other.txt": "x\n"})
+    assert fresh.common_dir == repo.path / ".git"
+
+
 def test_gitrepo_from_a_subdirectory_finds_the_top(repo: GitRepo) -> None:
     assert GitRepo(repo.path / "src").path == repo.path
     assert repo.common_dir == repo.path / ".git"
