@@ -161,6 +161,8 @@ class Peak:
     total_rss: int = 0
     self_rss: int = 0
     children: int = 0
+    #: The largest RSS of one agent CLI (a ``claude`` process) seen.
+    cli_rss: int = 0
 
 
 class RssSampler:
@@ -187,8 +189,11 @@ class RssSampler:
             total, count = own, 0
             for child in self._me.children(recursive=True):
                 with contextlib.suppress(psutil.Error):
-                    total += child.memory_info().rss
+                    rss = child.memory_info().rss
+                    total += rss
                     count += 1
+                    if child.name() == "claude":
+                        self.peak.cli_rss = max(self.peak.cli_rss, rss)
             self.peak.self_rss = max(self.peak.self_rss, own)
             self.peak.children = max(self.peak.children, count)
             self.peak.total_rss = max(self.peak.total_rss, total)
@@ -293,6 +298,8 @@ class Side:
     wall_s: float = 0.0
     #: CPU seconds of this process and of every child it reaped (the CLIs and what they ran).
     cpu_s: float = 0.0
+    #: Of which this process's own (the daemon, and the in-process simulator's threads).
+    self_cpu_s: float = 0.0
     sessions: int = 0
     failed: int = 0
     peak: Peak = field(default_factory=Peak)
@@ -308,6 +315,11 @@ def cpu_seconds() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def own_cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def role_tokens(stats: dict[str, Any]) -> dict[str, int]:
@@ -326,10 +338,11 @@ async def run_daemon_side(s: Setup, faults: str, sample_ms: int, timer: Any) -> 
         with RssSampler(sample_ms / 1000) as sampler:
             git_before = git_processes_started()
             side.started = datetime.now(UTC)
-            start, cpu = time.perf_counter(), cpu_seconds()
+            start, cpu, own = time.perf_counter(), cpu_seconds(), own_cpu_seconds()
             report = await run_daemon(s.settings, s.store, options, backend=backend)
             side.wall_s = time.perf_counter() - start
             side.cpu_s = cpu_seconds() - cpu
+            side.self_cpu_s = own_cpu_seconds() - own
             side.ended = datetime.now(UTC)
             side.git = {
                 k: n - git_before.get(k, 0)
@@ -408,12 +421,13 @@ async def run_bare_side(
                     failures.append(f"{payload['wo']['id']}: {type(exc).__name__}: {exc}")
 
         with RssSampler(sample_ms / 1000) as sampler:
-            start, cpu = time.perf_counter(), cpu_seconds()
+            start, cpu, own = time.perf_counter(), cpu_seconds(), own_cpu_seconds()
             async with anyio.create_task_group() as tg:
                 for _ in range(slots):
                     tg.start_soon(worker)
             side.wall_s = time.perf_counter() - start
             side.cpu_s = cpu_seconds() - cpu
+            side.self_cpu_s = own_cpu_seconds() - own
         side.peak = sampler.peak
         side.stats = sim.stats()
     side.sessions = len(jobs)
@@ -514,9 +528,11 @@ def print_scenario(
         ("failed", str(daemon.failed), str(bare.failed)),
         ("per WO", f"{daemon.wall_s / wos:.2f} s", f"{bare.wall_s / wos:.2f} s"),
         ("CPU (self + children)", f"{daemon.cpu_s:.1f} s", f"{bare.cpu_s:.1f} s"),
+        ("CPU of this process", f"{daemon.self_cpu_s:.1f} s", f"{bare.self_cpu_s:.1f} s"),
         ("peak RSS (self+children)", mib(daemon.peak.total_rss), mib(bare.peak.total_rss)),
         ("peak RSS (this process)", mib(daemon.peak.self_rss), mib(bare.peak.self_rss)),
         ("peak child processes", str(daemon.peak.children), str(bare.peak.children)),
+        ("peak RSS of one CLI", mib(daemon.peak.cli_rss), mib(bare.peak.cli_rss)),
     ]
     print(f"{'':28} {'daemon':>14} {'bare':>14}")
     for label, ours, theirs in rows:
@@ -560,6 +576,11 @@ def print_scenario(
         "git_per_wo": git_total / wos,
         "peak_rss": daemon.peak.total_rss,
         "daemon_rss": daemon.peak.self_rss,
+        "cli_rss": daemon.peak.cli_rss,
+        # This process's CPU beyond the bare run's (the simulator's share is in both).
+        "daemon_cpu_share": (daemon.self_cpu_s - bare.self_cpu_s) / daemon.cpu_s
+        if daemon.cpu_s
+        else 0.0,
         "load": f"{daemon.stats.get('load')} / {bare.stats.get('load')}",
     }
 
@@ -645,7 +666,9 @@ def main(argv: list[str] | None = None) -> None:
             f"  {name}: ratio {r['ratio']:.3f} (CPU {r['cpu_ratio']:.3f}), "
             f"decision share {r['decision_share']:.1%}, "
             f"idle {r['idle_per_wo']:.3f} slot-s/WO, git {r['git_per_wo']:.1f}/WO, "
-            f"peak RSS {mib(r['peak_rss'])} (daemon process {mib(r['daemon_rss'])}), "
+            f"peak RSS {mib(r['peak_rss'])} (daemon process {mib(r['daemon_rss'])}, "
+            f"one CLI {mib(r['cli_rss'])}), daemon's own CPU ~{r['daemon_cpu_share']:.1%} "
+            "of the run's, "
             f"load daemon/bare {r['load']}"
         )
 
