@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -18,6 +19,7 @@ from orchestrator.daemon.context import DaemonContext
 from orchestrator.domain.hosts import TrackLease
 from orchestrator.git.remote import clone_from
 from orchestrator.host_identity import ensure_host_id
+from orchestrator.store.contract import Store
 
 
 def host_id_of(ctx: DaemonContext) -> str:
@@ -31,18 +33,18 @@ async def register_host(ctx: DaemonContext) -> str:
     await anyio.to_thread.run_sync(
         lambda: ctx.store.register_host(host_id, socket.gethostname(), home, os.getpid())
     )
-    await anyio.to_thread.run_sync(ensure_clones, ctx)
+    await anyio.to_thread.run_sync(ensure_clones, ctx.store, ctx.log)
     return host_id
 
 
-def ensure_clones(ctx: DaemonContext) -> list[str]:
+def ensure_clones(store: Store, log: Any) -> list[str]:
     """Clone, from its remote, every shared project this host has no checkout of yet."""
     made = []
-    for project in ctx.store.list_projects():
+    for project in store.list_projects():
         target = Path(project.path)
         if project.remote and not target.exists():
             clone_from(project.remote, target, project.base_branch)
-            ctx.log.info("project_cloned", project=project.id, remote=project.remote)
+            log.info("project_cloned", project=project.id, remote=project.remote)
             made.append(project.id)
     return made
 

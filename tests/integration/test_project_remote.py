@@ -11,8 +11,9 @@ import pytest
 import structlog
 
 from orchestrator.daemon.checkpoints import write_checkpoint_sync
+from orchestrator.daemon.hosting import ensure_clones
 from orchestrator.daemon.merging import complete_track
-from orchestrator.daemon.workspace import activate_track
+from orchestrator.daemon.workspace import activate_track, ensure_track_worktree
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.git import GitRepo, run_git
 from orchestrator.git.remote import clone_from
@@ -123,3 +124,34 @@ def test_another_host_works_in_its_own_clone(
     reread = SQLiteStore.open(home / "state" / "orchestrator.db")
     assert reread.get_project("demo").path == str(repo_path)
     reread.close()
+
+
+def test_a_second_host_clones_the_project_and_takes_the_track_branch(
+    home: Path, orch: OrchRunner, make_repo: Callable[..., Path], bare: Path, tmp_path: Path
+) -> None:
+    repo_path = make_repo("demo")
+    orch.ok("init", "--host-id", "alpha")
+    orch.ok("project", "add", repo_path, "--remote", bare)
+    store = SQLiteStore.open(home / "state" / "orchestrator.db")
+    store.place_here("alpha", home / "clones")
+    store.create_track("demo", "t1", "feature")
+    store.set_track_status("t1", TrackStatus.READY)
+    track = activate_track(store, home / "workspaces", "t1", "test")
+    worktree = Path(track.worktree_path or "")
+    write_files(worktree, {"feature.txt": "done on alpha\n"})
+    sha = GitRepo(repo_path).commit_all(worktree, "WO-2026-001: feature")
+    write_checkpoint_sync(
+        store, GitRepo(repo_path), "t1", worktree, run_id=None, wo_id=None, attempt=1,
+        session_id=None, cost_usd=0.0, reason="wo_done",
+    )  # fmt: skip
+
+    # Host beta: same database, its own home; no checkout of the project yet.
+    store.place_here("beta", tmp_path / "beta" / "clones")
+    assert ensure_clones(store, structlog.get_logger()) == ["demo"]
+    clone = GitRepo(tmp_path / "beta" / "clones" / "demo")
+    assert clone.current_branch(clone.path) == "main"
+    assert ensure_clones(store, structlog.get_logger()) == []  # made once
+    rebuilt = ensure_track_worktree(store, tmp_path / "beta" / "workspaces", store.get_track("t1"))
+    assert clone.head("HEAD", rebuilt) == sha
+    assert (rebuilt / "feature.txt").read_text() == "done on alpha\n"
+    store.close()
