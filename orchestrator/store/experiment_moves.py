@@ -24,6 +24,7 @@ from orchestrator.domain.lifecycle import TrackStatus, WOStatus
 from orchestrator.domain.track import Track
 from orchestrator.store.domain_rows import track_of
 from orchestrator.store.experiment_starts import ExperimentStarts
+from orchestrator.store.locks import locked_row
 from orchestrator.store.tables import (
     EvalRunRow,
     ExperimentRow,
@@ -43,14 +44,15 @@ _TO_CANCELLED: dict[TrackStatus, tuple[TrackStatus, ...]] = {
 
 
 class ExperimentMoves(ExperimentStarts):
+    # Both read only in write transactions, to change the row: locked (store.locks).
     def _experiment_row(self, session: Session, experiment_id: str) -> ExperimentRow:
-        row = session.get(ExperimentRow, experiment_id)
+        row = locked_row(session, ExperimentRow, experiment_id)
         if row is None:
             raise NotFoundError(f"unknown experiment {experiment_id!r}")
         return row
 
     def _variant_row(self, session: Session, track_id: str) -> ExperimentVariantRow:
-        row = session.get(ExperimentVariantRow, track_id)
+        row = locked_row(session, ExperimentVariantRow, track_id)
         if row is None:
             raise NotFoundError(f"track {track_id!r} is no experiment variant")
         return row
