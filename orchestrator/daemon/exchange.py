@@ -33,6 +33,8 @@ def publish(store: Store, repo: GitRepo, track_id: str, refs: Sequence[str] = ()
 
     True when pushed (or nothing to push to); False when the push failed (logged).
     """
+    if not track_id:
+        return True  # a checkpoint of no track (none is written today): nothing to push
     track = store.get_track(track_id)
     project = store.get_project(track.project_id)
     if not project.remote:
