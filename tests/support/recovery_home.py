@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from orchestrator.config import Settings, load_settings
 from orchestrator.daemon.workspace import activate_track
 from orchestrator.demo import make_sample_project
@@ -81,6 +83,8 @@ class Gate:
     """A check command that waits while ``closed_file`` exists, after noting its arrival."""
 
     root: Path
+    #: Tracks seen waiting at the gate by their processes (see ``arrived``).
+    seen: set[str] = field(default_factory=set)
 
     @property
     def closed_file(self) -> Path:
@@ -94,8 +98,10 @@ class Gate:
         script = self.root / "gate.sh"
         script.write_text(
             "#!/bin/sh\n"
-            f"mkdir -p {shlex.quote(str(self.arrivals))}\n"
-            f'echo $$ >> {shlex.quote(str(self.arrivals))}/"$(basename "$PWD")"\n'
+            # A sandboxed check may not write here (only its worktree): arrived() also
+            # finds it by its process.
+            f"mkdir -p {shlex.quote(str(self.arrivals))} 2>/dev/null\n"
+            f'echo $$ 2>/dev/null >> {shlex.quote(str(self.arrivals))}/"$(basename "$PWD")"\n'
             f"while [ -e {shlex.quote(str(self.closed_file))} ]; do sleep 0.1; done\n"
             f"exec {then}\n",
             encoding="utf-8",
@@ -110,12 +116,24 @@ class Gate:
         self.closed_file.unlink(missing_ok=True)
 
     def arrived(self) -> set[str]:
-        """Tracks whose check is (or was) waiting at the gate."""
-        if not self.arrivals.is_dir():
-            return set()
-        return {p.name for p in self.arrivals.iterdir()}
+        """Tracks whose check is (or was) waiting at the gate: noted in ``arrivals`` where the
+        check could write, else seen as a live gate process (its cwd is the worktree)."""
+        self.seen |= self._waiting_now()
+        if self.arrivals.is_dir():
+            self.seen |= {p.name for p in self.arrivals.iterdir()}
+        return set(self.seen)
+
+    def _waiting_now(self) -> set[str]:
+        script = str(self.root / "gate.sh")
+        waiting = set()
+        for process in psutil.process_iter(["cmdline"]):
+            with suppress(psutil.Error):
+                if script in (process.info["cmdline"] or []):
+                    waiting.add(Path(process.cwd()).name)
+        return waiting
 
     def reset_arrivals(self) -> None:
+        self.seen.clear()
         if self.arrivals.is_dir():
             for path in self.arrivals.iterdir():
                 path.unlink()
