@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -529,6 +530,16 @@ def test_recover_holds_the_lease_while_it_resumes_and_stops_on_orch_stop(
         # A short lease (ten heartbeats long, so a loaded machine's stall does not lose it).
         daemon=dataclasses.replace(settings.daemon, lease_ttl_s=2.0, heartbeat_interval_s=0.2),
     )
+    lease_ttl_s = settings.daemon.lease_ttl_s
+
+    def renewed_for(seconds: float) -> bool:
+        """The daemon's lease has been renewed for longer than ``seconds`` since it was taken."""
+        rows = home.sql("SELECT acquired_at, heartbeat_at FROM daemon_lease")
+        if not rows:
+            return False
+        acquired, beat = (datetime.fromisoformat(str(value)) for value in rows[0])
+        return (beat - acquired).total_seconds() > seconds
+
     store = home.store()
     other = SQLiteStore.open(settings.db_path)
     outcome: dict[str, Any] = {}
@@ -540,7 +551,9 @@ def test_recover_holds_the_lease_while_it_resumes_and_stops_on_orch_stop(
                     while not [r for r in store.live_runs() if r.session_id]:
                         await anyio.sleep(0.05)
                 # Several lease lifetimes later, the lease is still held...
-                await anyio.sleep(5.0)
+                with anyio.fail_after(30):
+                    while not renewed_for(2 * lease_ttl_s):
+                        await anyio.sleep(0.1)
                 try:
                     other.acquire_lease("daemon-intruder", os.getpid(), socket.gethostname(), 30)
                     outcome["intruder"] = "took the lease"
