@@ -58,9 +58,11 @@ def test_bad_remotes_are_refused_and_nothing_is_added(
     assert orch.json("project", "list") == []
 
 
-def test_checkpoints_publish_and_the_merge_goes_through_the_remote(
-    home: Path, orch: OrchRunner, make_repo: Callable[..., Path], bare: Path, tmp_path: Path
-) -> None:
+def active_track_on_remote(
+    home: Path, orch: OrchRunner, make_repo: Callable[..., Path], bare: Path
+) -> tuple[SQLiteStore, Path, Path]:
+    """Host alpha's project ``demo`` with remote ``bare``, and its track t1 active: the
+    store (to close), the project's repository and the track's worktree."""
     repo_path = make_repo("demo")
     orch.ok("init", "--host-id", "alpha")
     orch.ok("project", "add", repo_path, "--remote", bare)
@@ -69,7 +71,13 @@ def test_checkpoints_publish_and_the_merge_goes_through_the_remote(
     store.create_track("demo", "t1", "feature")
     store.set_track_status("t1", TrackStatus.READY)
     track = activate_track(store, home / "workspaces", "t1", "test")
-    worktree = Path(track.worktree_path or "")
+    return store, repo_path, Path(track.worktree_path or "")
+
+
+def test_checkpoints_publish_and_the_merge_goes_through_the_remote(
+    home: Path, orch: OrchRunner, make_repo: Callable[..., Path], bare: Path, tmp_path: Path
+) -> None:
+    store, repo_path, worktree = active_track_on_remote(home, orch, make_repo, bare)
     repo = GitRepo(repo_path)
 
     write_files(worktree, {"feature.txt": "work in progress\n"})
@@ -129,15 +137,7 @@ def test_another_host_works_in_its_own_clone(
 def test_a_second_host_clones_the_project_and_takes_the_track_branch(
     home: Path, orch: OrchRunner, make_repo: Callable[..., Path], bare: Path, tmp_path: Path
 ) -> None:
-    repo_path = make_repo("demo")
-    orch.ok("init", "--host-id", "alpha")
-    orch.ok("project", "add", repo_path, "--remote", bare)
-    store = SQLiteStore.open(home / "state" / "orchestrator.db")
-    store.place_here("alpha", home / "clones")
-    store.create_track("demo", "t1", "feature")
-    store.set_track_status("t1", TrackStatus.READY)
-    track = activate_track(store, home / "workspaces", "t1", "test")
-    worktree = Path(track.worktree_path or "")
+    store, repo_path, worktree = active_track_on_remote(home, orch, make_repo, bare)
     write_files(worktree, {"feature.txt": "done on alpha\n"})
     sha = GitRepo(repo_path).commit_all(worktree, "WO-2026-001: feature")
     write_checkpoint_sync(
