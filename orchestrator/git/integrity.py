@@ -26,10 +26,15 @@ def worktree_problem(repo: GitRepo, worktree: PathLike, branch: str) -> str | No
         path = repo.worktree_path(path)
     except GitError as exc:
         return str(exc)
-    found = repo.git("rev-parse", "--absolute-git-dir", cwd=path, check=False)
-    if not found.ok:
-        return f"git cannot find the git dir of {path}"
-    git_dir = Path(found.stdout.strip()).resolve()
+    # One git process for both answers (this runs before every WO's commit): the git dir,
+    # and what HEAD names ("HEAD" itself when detached).
+    found = repo.git(
+        "rev-parse", "--absolute-git-dir", "--symbolic-full-name", "HEAD", cwd=path, check=False
+    )
+    lines = found.stdout.splitlines()
+    if not found.ok or len(lines) < 2:
+        return f"git cannot find the git dir and HEAD of {path}"
+    git_dir, head = Path(lines[0].strip()).resolve(), lines[1].strip()
     entries = (repo.common_dir / "worktrees").resolve()
     if git_dir.parent != entries:
         return f"{path}'s git dir is {git_dir}, not a worktree entry of {repo.path}"
@@ -39,7 +44,7 @@ def worktree_problem(repo: GitRepo, worktree: PathLike, branch: str) -> str | No
         return f"the worktree entry {git_dir} is unreadable: {exc.strerror}"
     if back != path / ".git":
         return f"the worktree entry {git_dir} belongs to {back.parent}, not {path}"
-    head = repo.git("symbolic-ref", "-q", "HEAD", cwd=path, check=False).stdout.strip()
     if head != f"refs/heads/{branch}":
-        return f"{path} has {head or 'a detached HEAD'} checked out, not refs/heads/{branch}"
+        shown = "a detached HEAD" if head in ("", "HEAD") else head
+        return f"{path} has {shown} checked out, not refs/heads/{branch}"
     return None

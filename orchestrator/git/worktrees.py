@@ -91,6 +91,21 @@ def parse_status_z(output: str) -> list[str]:
     return paths
 
 
+def parse_status_v2_head(output: str) -> tuple[str | None, bool]:
+    """(HEAD's sha or None when unborn, clean) from ``git status --porcelain=v2 --branch -z``:
+    its ``# branch.oid`` header, and whether any entry (changed, unmerged, untracked)
+    follows the headers."""
+    head: str | None = None
+    clean = True
+    for entry in output.split("\0"):
+        if entry.startswith("# branch.oid "):
+            oid = entry[len("# branch.oid ") :].strip()
+            head = None if oid == "(initial)" else oid
+        elif entry and not entry.startswith("#"):
+            clean = False
+    return head, clean
+
+
 def list_worktrees(repo: GitRepo) -> list[Worktree]:
     """Every worktree git knows of, the main one first."""
     return parse_worktree_list_z(repo.git("worktree", "list", "--porcelain", "-z").stdout)

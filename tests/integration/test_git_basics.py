@@ -146,6 +146,67 @@ def test_is_clean_and_current_branch(repo: GitRepo) -> None:
     assert repo.current_branch(repo.path) is None
 
 
+def started(before: dict[str, int]) -> dict[str, int]:
+    """The git processes started since ``before`` (a ``git_processes_started()``), but the
+    ``rev-parse`` that checks a main checkout (not a linked worktree) before each command."""
+    from orchestrator.git.runner import git_processes_started
+
+    now = git_processes_started()
+    return {
+        k: n - before.get(k, 0)
+        for k, n in now.items()
+        if n > before.get(k, 0) and k != "rev-parse"
+    }
+
+
+def test_head_and_clean_from_one_status(repo: GitRepo, tmp_path: Path) -> None:
+    """A checkpoint's HEAD and cleanliness come from one git process; untracked files,
+    changes and deletions are not clean, ignored files are; an unborn branch has no HEAD."""
+    from orchestrator.git.runner import git_processes_started
+
+    linked = tmp_path / "linked"
+    repo.add_worktree(linked, "tracks/x", "main")
+    assert repo.is_clean(linked)  # the worktree checked once
+    head = repo.head()
+    before = git_processes_started()
+    assert repo.head_and_clean(linked) == (head, True)
+    after = git_processes_started()
+    assert sum(after.values()) - sum(before.values()) == 1 and started(before) == {"status": 1}
+    for change in ({"new.txt": "u"}, {"README.md": "changed\n"}):
+        write_files(repo.path, change)
+        assert repo.head_and_clean(repo.path) == (repo.head(), False)
+        run_git(["checkout", "--quiet", "--", "."], repo.path)
+        run_git(["clean", "-fdq"], repo.path)
+    (repo.path / "README.md").unlink()
+    assert repo.head_and_clean(repo.path)[1] is False
+    run_git(["checkout", "--quiet", "--", "."], repo.path)
+    write_files(repo.path, {".gitignore": "*.log\n", "x.log": "ignored"})
+    repo.commit_all(repo.path, "ignore logs")
+    assert repo.head_and_clean(repo.path) == (repo.head(), True)
+    unborn = tmp_path / "unborn"
+    unborn.mkdir()
+    run_git(["init", "--quiet", "-b", "main"], unborn)
+    write_files(unborn, {"a.txt": "a"})
+    assert GitRepo(unborn).head_and_clean(unborn) == (None, False)
+
+
+def test_an_allowed_empty_commit_does_not_ask_what_is_staged(repo: GitRepo) -> None:
+    """Each WO's commit allows an empty one: the ``diff --cached`` that tells whether
+    anything is staged is not run (it is without ``allow_empty``)."""
+    from orchestrator.git.runner import git_processes_started
+
+    before = git_processes_started()
+    sha = repo.commit_all(repo.path, "WO-1: nothing changed", allow_empty=True)
+    assert sha == repo.head() and started(before) == {"add": 1, "commit": 1}
+    write_files(repo.path, {"new.txt": "n"})
+    before = git_processes_started()
+    assert repo.commit_all(repo.path, "WO-2: a file", allow_empty=True) == repo.head()
+    assert "diff" not in started(before) and repo.is_clean(repo.path)
+    before = git_processes_started()
+    assert repo.commit_all(repo.path, "nothing to commit") is None
+    assert started(before) == {"add": 1, "diff": 1}
+
+
 def test_commits_between_and_log_messages(repo: GitRepo) -> None:
     base = repo.head()
     repo.create_branch("tracks/a", "main")
