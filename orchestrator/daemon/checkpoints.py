@@ -3,10 +3,15 @@
 The snapshot commit keeps everything in the worktree, uncommitted and untracked files too,
 under ``refs/orchestrator/checkpoints/<track>/<n>``; the record (with its checksum) goes to
 the DB after the ref exists, so a record never points at a snapshot that is not there.
+
+Per WO boundary this costs little git: HEAD and cleanliness come from one ``git status``, a
+checkpoint right after the WO's commit asks git nothing, and a WO's start checkpoint that
+would repeat the previous WO's done checkpoint is not written at all.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,22 @@ from orchestrator.git.repo import GitRepo
 from orchestrator.store.contract import Store
 
 
+@dataclass(frozen=True)
+class _Clean:
+    """A clean checkpoint this process wrote: HEAD, the record's id, whether it was pushed."""
+
+    head: str
+    checkpoint_id: int
+    pushed: bool
+
+
+#: Per (track, worktree), the newest checkpoint this process wrote when it was of a clean
+#: worktree. A WO's start checkpoint right after the previous WO's done checkpoint would
+#: record the very same state (and push nothing new): with the same HEAD, a clean worktree,
+#: the push done and that record still the track's newest, it is not written again.
+_LAST_CLEAN: dict[tuple[str, Path], _Clean] = {}
+
+
 def write_checkpoint_sync(
     store: Store,
     repo: GitRepo,
@@ -33,18 +54,41 @@ def write_checkpoint_sync(
     session_id: str | None,
     cost_usd: float,
     reason: str,
-) -> CheckpointRecord:
+    committed: str | None = None,
+    unless_unchanged: bool = False,
+) -> CheckpointRecord | None:
+    """Record (and push) the worktree's state; the record, None when it was not written.
+
+    ``committed``: the caller has just committed everything in the worktree (``add -A``)
+    as this sha, so HEAD is known and nothing is left to snapshot: git is not asked.
+    ``unless_unchanged``: nothing is written when the track's newest checkpoint, written by
+    this process, already describes this state (same HEAD, clean, pushed).
+    """
     head = snapshot_sha = ref = None
-    if worktree.is_dir():
+    clean = False
+    if committed is not None:
+        head, clean = committed, True
+    elif worktree.is_dir():
         try:
-            head = repo.head("HEAD", worktree)
+            head, clean = repo.head_and_clean(worktree)
             # A clean worktree is fully described by its HEAD: no snapshot commit needed.
-            if not repo.is_clean(worktree):
+            if not clean:
                 ref = checkpoint_ref(track_id, store.next_checkpoint_number(track_id))
                 snapshot_sha = repo.snapshot(worktree, ref, f"checkpoint {track_id}: {reason}")
         except GitError:
             # A checkpoint without a snapshot still records the session to resume.
             ref = snapshot_sha = None
+    key = (track_id, worktree.resolve())
+    last = _LAST_CLEAN.get(key)
+    if (
+        unless_unchanged
+        and clean
+        and last is not None
+        and last.head == head
+        and last.pushed
+        and store.last_checkpoint_id(track_id) == last.checkpoint_id
+    ):
+        return None
     record = CheckpointRecord(
         track_id=track_id,
         run_id=run_id,
@@ -57,8 +101,12 @@ def write_checkpoint_sync(
         cost_usd=cost_usd,
         reason=reason,
     )
-    store.add_checkpoint(record)
-    publish(store, repo, track_id, [ref] if ref is not None else [])
+    row = store.add_checkpoint(record)
+    pushed = publish(store, repo, track_id, [ref] if ref is not None else [])
+    if clean and head is not None and row.id is not None:
+        _LAST_CLEAN[key] = _Clean(head, row.id, pushed)
+    else:
+        _LAST_CLEAN.pop(key, None)
     return record
 
 
@@ -68,9 +116,9 @@ async def write_checkpoint(
     track_id: str,
     worktree: Path,
     **fields: Any,
-) -> CheckpointRecord:
+) -> CheckpointRecord | None:
     """The same, off the event loop, and shielded: an interruption must not cut it short."""
     call = partial(write_checkpoint_sync, store, repo, track_id, worktree, **fields)
     with anyio.CancelScope(shield=True):
-        record: CheckpointRecord = await anyio.to_thread.run_sync(call)
+        record: CheckpointRecord | None = await anyio.to_thread.run_sync(call)
     return record

@@ -3,7 +3,8 @@
 Order of effects for a WO (write-ahead):
 
 1. claim: WO ``ready -> running`` and its run row, in one transaction;
-2. checkpoint ``wo_start``; the worker session runs (session id committed on arrival);
+2. checkpoint ``wo_start`` (unless the previous WO's ``wo_done`` checkpoint already records
+   this state); the worker session runs (session id committed on arrival);
 3. the project's check runs in the worktree;
 4. the work is committed on the track branch as ``WO-…: title`` (with an
    ``Orchestrator-WO`` trailer);
@@ -30,7 +31,7 @@ from orchestrator.daemon.checkpoints import write_checkpoint
 from orchestrator.daemon.checks import command_policy, run_check
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.sessions import carry_transcript, drive_session, make_spec
-from orchestrator.domain.errors import AgentError
+from orchestrator.domain.errors import AgentError, WorktreeIntegrityError
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus, WOStatus
 from orchestrator.domain.redaction import redact
 from orchestrator.domain.roles import Role
@@ -120,7 +121,8 @@ async def run_work_order(ctx: DaemonContext, track: Track, wo_id: str) -> Worker
         )
         row, wo, _tracks = await anyio.to_thread.run_sync(lambda: store.get_work_order(wo_id))
         log = ctx.log.bind(run_id=run.id, track_id=track.id, wo_id=wo_id)
-        await _checkpoint(store, repo, worktree, run, "wo_start")
+        # Skipped when the previous WO's done checkpoint already records this very state.
+        await _checkpoint(store, repo, worktree, run, "wo_start", unless_unchanged=True)
         cap = ctx.settings.limits.max_cost_per_wo_usd
         spent = await anyio.to_thread.run_sync(lambda: store.wo_cost(wo_id))
         if cap > 0 and spent >= cap:
@@ -236,20 +238,20 @@ async def run_work_order(ctx: DaemonContext, track: Track, wo_id: str) -> Worker
                 f"check `{project.check_command}` failed:\n{check.output_tail}",
             )
         with anyio.CancelScope(shield=True):
-            problem = await anyio.to_thread.run_sync(repo.worktree_problem, worktree, track.branch)
-            if problem is not None:
-                return await _tampered_worktree(ctx, track, run, wo_id, problem)
-            sha = await anyio.to_thread.run_sync(
-                # Empty when the work needed no file change: the commit is still the WO's
-                # record on the branch (recovery and the one-commit-per-WO check read it).
-                # branch=: checked again right before the commit itself.
-                lambda: repo.commit_all(
-                    worktree,
-                    commit_message(wo_id, wo.title, run.id),
-                    allow_empty=True,
-                    branch=track.branch,
+            try:
+                sha = await anyio.to_thread.run_sync(
+                    # Empty when the work needed no file change: the commit is still the WO's
+                    # record on the branch (recovery and the one-commit-per-WO check read it).
+                    # branch=: the worktree's integrity is checked right before the commit.
+                    lambda: repo.commit_all(
+                        worktree,
+                        commit_message(wo_id, wo.title, run.id),
+                        allow_empty=True,
+                        branch=track.branch,
+                    )
                 )
-            )
+            except WorktreeIntegrityError as exc:
+                return await _tampered_worktree(ctx, track, run, wo_id, str(exc))
             if sha is None:
                 sha = await anyio.to_thread.run_sync(lambda: repo.head("HEAD", worktree))
             await anyio.to_thread.run_sync(
@@ -261,8 +263,16 @@ async def run_work_order(ctx: DaemonContext, track: Track, wo_id: str) -> Worker
                     wo_fields={"done_commit": sha, "last_error": None},
                 )
             )
+            # Everything was just committed as sha: the checkpoint needs no git.
             await _checkpoint(
-                store, repo, worktree, run, "wo_done", session_id=session_id, cost_usd=cost
+                store,
+                repo,
+                worktree,
+                run,
+                "wo_done",
+                session_id=session_id,
+                cost_usd=cost,
+                committed=sha,
             )
         log.info("wo_done", commit=sha)
         return WorkerOutcome(wo_id, WOStatus.DONE, run.id)
@@ -291,6 +301,8 @@ async def _checkpoint(
     *,
     session_id: str | None = None,
     cost_usd: float = 0.0,
+    committed: str | None = None,
+    unless_unchanged: bool = False,
 ) -> None:
     """A checkpoint of a worker run's track at one of its boundaries."""
     await write_checkpoint(
@@ -304,6 +316,8 @@ async def _checkpoint(
         session_id=session_id,
         cost_usd=cost_usd,
         reason=reason,
+        committed=committed,
+        unless_unchanged=unless_unchanged,
     )
 
 

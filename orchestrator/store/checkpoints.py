@@ -35,6 +35,14 @@ class CheckpointQueries(StoreBase):
             ).one()
         return int(count) + 1
 
+    def last_checkpoint_id(self, track_id: str) -> int | None:
+        """The id of the track's newest checkpoint (None: it has none)."""
+        with self.reading() as session:
+            newest = session.exec(
+                select(func.max(CheckpointRow.id)).where(CheckpointRow.track_id == track_id)
+            ).one()
+        return int(newest) if newest is not None else None
+
     def add_checkpoint(self, record: CheckpointRecord) -> CheckpointRow:
         with self.writing() as session:
             row = CheckpointRow(

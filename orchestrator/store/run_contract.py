@@ -125,6 +125,10 @@ class CheckpointStore(Protocol):
         """Checkpoints of a track are numbered from 1 (0 is kept for the archive snapshot)."""
         ...
 
+    def last_checkpoint_id(self, track_id: str) -> int | None:
+        """The id of the track's newest checkpoint (None: it has none)."""
+        ...
+
     def add_checkpoint(self, record: CheckpointRecord) -> CheckpointRow:
         """Store a checkpoint as recorded (checksum included). Journal: ``checkpoint``."""
         ...

@@ -215,9 +215,11 @@ def checkpoints_round_trip(store: Store) -> None:
         )
         for n in (1, 2)
     ]
-    for record in records:
-        store.add_checkpoint(record)
+    assert store.last_checkpoint_id(track) is None
+    ids = [store.add_checkpoint(record).id for record in records]
     assert store.next_checkpoint_number(track) == 3
+    assert store.last_checkpoint_id(track) == ids[-1]
+    assert store.last_checkpoint_id(_track(store, "cp-other")) is None
     newest, corrupt = store.latest_good_checkpoint(track)
     assert corrupt == [] and newest is not None
     assert newest.checksum == records[1].checksum()

@@ -52,6 +52,30 @@ def test_commit_all_refuses_a_tampered_worktree(
     assert {b: repo.head(b) for b in before} == before
 
 
+def test_the_integrity_check_is_one_git_process(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    """It runs before every WO's commit: the git dir and HEAD come from one ``rev-parse``
+    (once the worktree is known); a detached HEAD or another branch is still named."""
+    from orchestrator.git.runner import git_processes_started
+
+    repo = GitRepo(make_repo())
+    worktree = tmp_path / "wt"
+    repo.add_worktree(worktree, "tracks/t", "main")
+    assert repo.worktree_problem(worktree, "tracks/t") is None
+    before = git_processes_started()
+    assert repo.worktree_problem(worktree, "tracks/t") is None
+    after = git_processes_started()
+    assert sum(after.values()) - sum(before.values()) == 1
+    assert after.get("rev-parse", 0) - before.get("rev-parse", 0) == 1
+    switch_branch(worktree, repo.path)
+    problem = repo.worktree_problem(worktree, "tracks/t")
+    assert problem is not None and "refs/heads/elsewhere checked out" in problem
+    git(worktree, "checkout", "-q", "--detach")
+    problem = repo.worktree_problem(worktree, "tracks/t")
+    assert problem is not None and "a detached HEAD checked out" in problem
+
+
 def tampering_worker(spec: SessionSpec) -> list[Step]:
     """Does its work, then (as a shell command could) rewrites the worktree's .git file."""
     wo = payload_of(spec)["wo"]
