@@ -153,9 +153,7 @@ def started(before: dict[str, int]) -> dict[str, int]:
 
     now = git_processes_started()
     return {
-        k: n - before.get(k, 0)
-        for k, n in now.items()
-        if n > before.get(k, 0) and k != "rev-parse"
+        k: n - before.get(k, 0) for k, n in now.items() if n > before.get(k, 0) and k != "rev-parse"
     }
 
 
