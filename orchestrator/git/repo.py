@@ -189,6 +189,10 @@ class GitRepo:
             raise GitError(f"{ref!r} does not name a commit in {cwd}")
         return result.stdout.strip()
 
+    def has_commit(self, sha: str) -> bool:
+        """Whether this repository has the commit ``sha`` (fetched or made here)."""
+        return self.git("cat-file", "-e", f"{sha}^{{commit}}", check=False).ok
+
     def branch_exists(self, name: str) -> bool:
         result = self.git("show-ref", "--verify", "--quiet", f"refs/heads/{name}", check=False)
         return result.ok

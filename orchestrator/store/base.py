@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine
@@ -52,10 +53,19 @@ def driver_of(session: Session) -> Any:
 class StoreBase:
     """Holds the engine; query mixins build on it."""
 
+    #: (this home's host id, its clones directory) once ``place_here`` was called; None:
+    #: an unplaced store (tests, tools), which serves the one host without an id.
+    here: tuple[str, Path] | None = None
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         #: PostgreSQL serializes nothing by itself (see ``store.db``); SQLite serializes writes.
         self.on_postgres = engine.dialect.name == "postgresql"
+
+    @property
+    def host_key(self) -> str | None:
+        """The host this store serves (its daemon lease is that host's), None if unplaced."""
+        return None if self.here is None else self.here[0]
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -24,6 +24,10 @@ class HostStore(Protocol):
         """Every registered host with the track leases it holds (expired ones included)."""
         ...
 
+    def track_leases(self) -> list[TrackLease]:
+        """Every track lease, live or expired, by track (one row per active track worked)."""
+        ...
+
     def track_lease(self, track_id: str) -> TrackLease | None:
         """The track's lease, live or expired, if any host holds one."""
         ...

@@ -77,6 +77,12 @@ class HostQueries(StoreBase):
 
     # -- track leases --------------------------------------------------------------------
 
+    def track_leases(self) -> list[TrackLease]:
+        """Every track lease, live or expired, by track."""
+        with self.reading() as session:
+            rows = session.exec(select(TrackLeaseRow).order_by(TrackLeaseRow.track_id))
+            return [_lease(r) for r in rows]
+
     def track_lease(self, track_id: str) -> TrackLease | None:
         with self.reading() as session:
             row = session.get(TrackLeaseRow, track_id)

@@ -1,10 +1,18 @@
-"""The daemon lease: one live daemon per state home, kept alive by heartbeats."""
+"""The daemon lease: one live daemon per state home, kept alive by heartbeats.
+
+On a database several homes share, each home (host) has its own lease row, keyed by its host
+id: a second daemon on one home is refused, a daemon on another home is not. A store that
+was never placed (``place_here``) serves the one row without a host id.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
 from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from orchestrator.domain.errors import DaemonRunningError
 from orchestrator.store.base import StoreBase
@@ -38,13 +46,27 @@ STOP_REQUESTED = "stop requested (orch stop)"
 
 
 class LeaseQueries(StoreBase):
+    def _own_lease(self, session: Session, *, lock: bool = False) -> DaemonLeaseRow | None:
+        """This host's lease row (FOR UPDATE when ``lock``), None if it never had one.
+
+        A row without a host id was written by an unplaced store (a tool, an older version):
+        it is the home's own until a placed daemon takes it and names its host. An unplaced
+        store serves a database with one home: its lease is the first row.
+        """
+        key, host = self.host_key, col(DaemonLeaseRow.host_id)
+        statement = select(DaemonLeaseRow)
+        if key is not None:
+            statement = statement.where((host == key) | host.is_(None)).order_by(host.is_(None))
+        statement = statement.order_by(col(DaemonLeaseRow.id))
+        return session.exec(statement.with_for_update() if lock else statement).first()
+
     def acquire_lease(self, holder: str, pid: int, hostname: str, ttl_s: float) -> DaemonLeaseRow:
         """Take the lease, or raise DaemonRunningError while another live daemon holds it."""
         with self.writing() as session:
             # The row may not exist yet: a row lock cannot cover its insert (store.locks).
             serialize(session, Serial.LEASE)
             now = utcnow()
-            lease = session.get(DaemonLeaseRow, 1, with_for_update=True)
+            lease = self._own_lease(session, lock=True)
             if lease is not None and lease.holder != holder and lease_is_live(lease):
                 raise DaemonRunningError(
                     f"another daemon (pid {lease.pid} on {lease.hostname}) is running on this "
@@ -52,8 +74,17 @@ class LeaseQueries(StoreBase):
                 )
             previous = lease.holder if lease is not None else None
             if lease is None:
-                lease = DaemonLeaseRow(holder=holder, pid=pid, hostname=hostname, expires_at=now)
+                last = session.exec(select(func.max(DaemonLeaseRow.id))).one()
+                lease = DaemonLeaseRow(
+                    id=(last or 0) + 1,
+                    holder=holder,
+                    pid=pid,
+                    hostname=hostname,
+                    host_id=self.host_key,
+                    expires_at=now,
+                )
             lease.holder, lease.pid, lease.hostname = holder, pid, hostname
+            lease.host_id = lease.host_id or self.host_key
             lease.acquired_at = lease.heartbeat_at = now
             lease.expires_at = now + timedelta(seconds=ttl_s)
             lease.stop_requested = False
@@ -69,7 +100,7 @@ class LeaseQueries(StoreBase):
         """Extend the lease; None while it is ours, else why the daemon must stop (a stop
         request, or the lease lost to another holder), as the run report will say it."""
         with self.writing() as session:
-            lease = session.get(DaemonLeaseRow, 1, with_for_update=True)
+            lease = self._own_lease(session, lock=True)
             if lease is None:
                 return "lease lost (its row is gone)"
             if lease.holder != holder:
@@ -82,19 +113,33 @@ class LeaseQueries(StoreBase):
 
     def release_lease(self, holder: str) -> None:
         with self.writing() as session:
-            lease = session.get(DaemonLeaseRow, 1, with_for_update=True)
+            lease = self._own_lease(session, lock=True)
             if lease is not None and lease.holder == holder:
                 lease.expires_at = utcnow()
                 session.add(lease)
                 self.journal(session, "lease_released", "daemon", holder)
 
     def request_stop(self) -> DaemonLeaseRow | None:
-        """Ask the live daemon (if any) to stop gracefully at its next heartbeat."""
+        """Ask this home's live daemon (if any) to stop gracefully at its next heartbeat."""
         with self.writing() as session:
-            lease = session.get(DaemonLeaseRow, 1, with_for_update=True)
+            lease = self._own_lease(session, lock=True)
             if not lease_is_live(lease) or lease is None:
                 return None
             lease.stop_requested = True
             session.add(lease)
             self.journal(session, "stop_requested", "daemon", lease.holder)
             return lease
+
+    def current_lease(self) -> DaemonLeaseRow | None:
+        """This home's lease row, live or not (None if no daemon of it ever ran)."""
+        with self.reading() as session:
+            return self._own_lease(session)
+
+    def lease_is_live(self, lease: DaemonLeaseRow | None) -> bool:
+        return lease_is_live(lease)
+
+    def live_daemons(self) -> set[str]:
+        """The daemon ids of every home whose daemon lease is live: their runs are not
+        interrupted, whatever host they run on."""
+        with self.reading() as session:
+            return {r.holder for r in session.exec(select(DaemonLeaseRow)) if lease_is_live(r)}

@@ -18,9 +18,6 @@ from orchestrator.store.tables import ProjectRow
 
 
 class ProjectQueries(StoreBase):
-    #: (this home's host id, its clones directory); None: paths as stored.
-    here: tuple[str, Path] | None = None
-
     def place_here(self, host_id: str, clones_dir: Path) -> None:
         """Tell the store which host it serves, so projects come with this host's checkout."""
         self.here = (host_id, clones_dir)

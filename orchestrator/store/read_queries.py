@@ -263,7 +263,8 @@ SELECT json_object(
     'directive', (SELECT json_object('weights', json(weights), 'reason', reason)
         FROM directives ORDER BY id DESC LIMIT 1),
     'lease', (SELECT json_object('pid', pid, 'hostname', hostname, 'expires_at', expires_at)
-        FROM daemon_lease WHERE id = 1),
+        FROM (SELECT * FROM daemon_lease WHERE :host IS NULL OR host_id = :host OR host_id IS NULL
+            ORDER BY host_id IS NULL, id LIMIT 1)),
     'hosts', (SELECT json_group_array(json_object(
             'id', h.id, 'hostname', h.hostname, 'home', h.home, 'pid', h.pid,
             'started_at', h.started_at, 'last_seen_at', h.last_seen_at,
@@ -281,7 +282,7 @@ SELECT json_object(
 def status(conn: sqlite3.Connection, this_host: str | None = None) -> dict[str, Any]:
     """``orch status --json`` (NotHere while experiments are open or work is parked: their
     lines are built by the domain). ``this_host``: the home's host id, if it has one."""
-    (text,) = conn.execute(_STATUS_SQL).fetchone()
+    (text,) = conn.execute(_STATUS_SQL, {"host": this_host}).fetchone()
     found = json.loads(text)
     if found.pop("open_experiments") or found.pop("parks"):
         raise NotHere("experiments or parks to describe")

@@ -11,6 +11,7 @@ hosts); a loser gets ``ClaimConflictError`` and nothing changed.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from orchestrator.domain.checkpoint import CheckpointRecord
@@ -143,7 +144,7 @@ class CheckpointStore(Protocol):
 @runtime_checkable
 class LeaseStore(Protocol):
     def acquire_lease(self, holder: str, pid: int, hostname: str, ttl_s: float) -> DaemonLeaseRow:
-        """Take the home's daemon lease (or renew our own), or raise ``DaemonRunningError``
+        """Take this home's daemon lease (or renew our own), or raise ``DaemonRunningError``
         while another live daemon holds it; an expired lease is taken over."""
         ...
 
@@ -164,7 +165,13 @@ class LeaseStore(Protocol):
         ...
 
     def current_lease(self) -> DaemonLeaseRow | None:
-        """The lease row, live or not (None if no daemon ever ran)."""
+        """This home's lease row, live or not (None if no daemon of it ever ran). Each host
+        sharing a database has its own (the store's ``host_key``)."""
+        ...
+
+    def live_daemons(self) -> set[str]:
+        """The daemon ids of every host whose daemon lease is live: their runs are not
+        interrupted, and their tracks are theirs."""
         ...
 
     def lease_is_live(self, lease: DaemonLeaseRow | None) -> bool:
@@ -225,4 +232,10 @@ class TranscriptStore(Protocol):
 
     def session_entries(self, session_id: str) -> list[dict[str, Any]]:
         """Every mirrored line of a session's main transcript, in order ([] if none)."""
+        ...
+
+    def carry_session(self, session_id: str, cwd: Path) -> bool:
+        """Make a session mirrored under another directory resumable from ``cwd`` (the SDK
+        keys transcripts by directory; a host taking a track over has its own worktree):
+        True if its transcripts were copied, False if ``cwd`` has them or nobody does."""
         ...

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from orchestrator.domain.errors import NotFoundError
 from orchestrator.domain.lifecycle import RunStatus
 from orchestrator.store.base import StoreBase
-from orchestrator.store.lease import lease_is_live
-from orchestrator.store.tables import AgentRunRow, DaemonLeaseRow, DirectiveRow
+from orchestrator.store.tables import AgentRunRow, DirectiveRow
 
 
 class RunQueries(StoreBase):
@@ -47,12 +46,3 @@ class RunQueries(StoreBase):
     def latest_directive(self) -> DirectiveRow | None:
         with self.reading() as session:
             return session.exec(select(DirectiveRow).order_by(col(DirectiveRow.id).desc())).first()
-
-    def current_lease(self, session: Session | None = None) -> DaemonLeaseRow | None:
-        if session is None:
-            with self.reading() as own:
-                return own.get(DaemonLeaseRow, 1)
-        return session.get(DaemonLeaseRow, 1)
-
-    def lease_is_live(self, lease: DaemonLeaseRow | None) -> bool:
-        return lease_is_live(lease)

@@ -355,3 +355,48 @@ def load_session_entries(engine: Engine, session_id: str) -> list[dict[str, Any]
             .order_by(col(TranscriptEntryRow.seq))
         )
         return [json.loads(row.entry) for row in rows]
+
+
+def carry_session(engine: Engine, session_id: str, project_key: str) -> bool:
+    """Copy a session's transcripts (main and subagents) to ``project_key`` from the key
+    they were mirrored under, so the SDK can resume it from another directory: the SDK
+    keys a transcript by its session's cwd, and a host taking a track over works in its
+    own worktree. False when ``project_key`` has the session already or nothing has it."""
+    with write_session(engine) as session:
+        if session.get(TranscriptRow, (project_key, session_id, MAIN_SUBPATH)) is not None:
+            return False
+        mains = session.exec(
+            select(TranscriptRow)
+            .where(TranscriptRow.session_id == session_id, TranscriptRow.subpath == MAIN_SUBPATH)
+            .order_by(col(TranscriptRow.mtime).desc())
+        ).all()
+        if not mains:
+            return False
+        source = mains[0].project_key
+        for row in session.exec(
+            select(TranscriptRow).where(
+                TranscriptRow.project_key == source, TranscriptRow.session_id == session_id
+            )
+        ):
+            copy = TranscriptRow.model_validate(row.model_dump())
+            copy.project_key = project_key
+            session.add(copy)
+        session.flush()
+        entries = session.exec(
+            select(TranscriptEntryRow)
+            .where(
+                TranscriptEntryRow.project_key == source,
+                TranscriptEntryRow.session_id == session_id,
+            )
+            .order_by(col(TranscriptEntryRow.id))
+        ).all()
+        if entries:
+            fields = ("session_id", "subpath", "seq", "uuid", "entry", "created_at")
+            session.execute(
+                insert(TranscriptEntryRow),
+                [
+                    {"project_key": project_key, **{f: getattr(e, f) for f in fields}}
+                    for e in entries
+                ],
+            )
+        return True

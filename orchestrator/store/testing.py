@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from orchestrator.domain.checkpoint import CheckpointRecord
@@ -253,6 +254,30 @@ def daemon_lease(store: Store) -> None:
     assert store.lease_is_live(store.current_lease())
     store.release_lease("B")
     assert not store.lease_is_live(store.current_lease())
+    _lease_per_host(store)
+
+
+def _lease_per_host(store: Store) -> None:
+    """Homes sharing the database each hold their own lease: one daemon per home."""
+    placed = store.here
+    try:
+        for host in ("host-a", "host-b"):
+            store.place_here(host, Path("/nonexistent/clones"))
+            store.acquire_lease(f"D-{host}", os.getpid(), "elsewhere", ttl_s=60)
+            _unchanged(
+                store, lambda: store.acquire_lease("D2", 1, "elsewhere", 60), DaemonRunningError
+            )
+        assert {"D-host-a", "D-host-b"} <= store.live_daemons()
+        assert store.request_stop() is not None  # host-b's daemon only
+        assert store.beat("D-host-b", 60) is not None
+        store.place_here("host-a", Path("/nonexistent/clones"))
+        assert store.beat("D-host-a", 60) is None, "another home's stop reached this one"
+        lease = store.current_lease()
+        assert lease is not None and lease.holder == "D-host-a"
+        store.release_lease("D-host-a")
+        assert "D-host-a" not in store.live_daemons()
+    finally:
+        store.here = placed
 
 
 def track_leases(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.store.base import StoreBase
@@ -25,3 +26,12 @@ class TranscriptQueries(StoreBase):
         from orchestrator.store.session_store import load_session_entries
 
         return load_session_entries(self.engine, session_id)
+
+    def carry_session(self, session_id: str, cwd: Path) -> bool:
+        """Make a session mirrored under another directory resumable from ``cwd`` (a host
+        taking a track over resumes its session in its own worktree); True if copied."""
+        from claude_agent_sdk import project_key_for_directory
+
+        from orchestrator.store.session_store import carry_session
+
+        return carry_session(self.engine, session_id, project_key_for_directory(cwd))
