@@ -1,9 +1,9 @@
 """This daemon as one host among several on a shared database: registration and heartbeat.
 
 The home's host id (``state/host-id``) is made on the first start. The daemon registers the
-host when it takes its home's lease (and clones the shared projects it has no checkout of)
-and renews its track leases with every heartbeat, so ``orch hosts`` on any home shows when
-it was last heard from and what it holds.
+host when it takes its home's lease (and clones the shared projects it has no checkout of);
+its track leases (``ownership``) are renewed with every heartbeat, so ``orch hosts`` on any
+home shows when it was last heard from and what it holds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 import anyio
 
 from orchestrator.daemon.context import DaemonContext
-from orchestrator.domain.hosts import TrackLease
 from orchestrator.git.remote import clone_from
 from orchestrator.host_identity import ensure_host_id
 from orchestrator.store.contract import Store
@@ -47,10 +46,3 @@ def ensure_clones(store: Store, log: Any) -> list[str]:
             log.info("project_cloned", project=project.id, remote=project.remote)
             made.append(project.id)
     return made
-
-
-async def beat_host(ctx: DaemonContext) -> list[TrackLease]:
-    """Renew every track lease this host holds (and its last-seen time); returns them."""
-    host_id = host_id_of(ctx)
-    ttl_s = ctx.settings.daemon.lease_ttl_s
-    return await anyio.to_thread.run_sync(lambda: ctx.store.renew_track_leases(host_id, ttl_s))

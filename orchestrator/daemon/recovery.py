@@ -16,10 +16,17 @@ itself killed is simply run again:
   and the newest verified checkpoint snapshot restored into a re-created one;
 - what an interrupted session left in its (repaired) worktree is kept as a checkpoint
   (reason ``recovered``): the dead daemon could not write one.
+
+On a database several hosts share, a run belongs to its daemon while that daemon's lease
+is live, and a track to the host holding its track lease: recovery leaves both alone. A
+host taking a track over (``ownership``) recovers that one track, whoever ran it, and
+rebuilds its worktree under its own home from the project's remote: the track branch as
+pushed, and the newest checkpoint's snapshot fetched from its ref.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +40,9 @@ from orchestrator.daemon.worker_run import WO_TRAILER
 from orchestrator.daemon.workspace import branch_start_point, worktree_path
 from orchestrator.domain.errors import GitError, OrchestratorError
 from orchestrator.domain.lifecycle import LIVE_TRACK_STATUSES, RunStatus, WOStatus
+from orchestrator.git.remote import fetch_branch, fetch_ref, take_remote_branch
 from orchestrator.git.repo import GitRepo
+from orchestrator.host_identity import ensure_host_id
 from orchestrator.store.contract import Store
 from orchestrator.store.tables import AgentRunRow
 
@@ -51,7 +60,11 @@ def find_wo_commit(repo: GitRepo, branch: str, base: str, wo_id: str) -> str | N
     """The commit on ``branch`` (since ``base``) whose trailer names ``wo_id``, if any."""
     if not repo.branch_exists(branch):
         return None
-    result = repo.git("log", "-z", "--format=%H%n%B", f"{base}..{branch}", check=False)
+    return _commit_naming(repo, f"{base}..{branch}", wo_id)
+
+
+def _commit_naming(repo: GitRepo, revisions: str, wo_id: str) -> str | None:
+    result = repo.git("log", "-z", "--format=%H%n%B", revisions, check=False)
     for entry in result.stdout.split("\0"):
         sha, _, message = entry.strip().partition("\n")
         if f"{WO_TRAILER}: {wo_id}" in message.splitlines():
@@ -59,17 +72,39 @@ def find_wo_commit(repo: GitRepo, branch: str, base: str, wo_id: str) -> str | N
     return None
 
 
-def interrupted_runs(store: Store, current_daemon: str | None) -> list[AgentRunRow]:
-    """Runs marked live that no living daemon owns."""
-    return [r for r in store.live_runs() if r.daemon_id != current_daemon]
+def interrupted_runs(
+    store: Store, current_daemon: str | None, *, whoever_ran: bool = False
+) -> list[AgentRunRow]:
+    """Runs marked live that no living daemon owns (with ``whoever_ran``: every run but
+    ``current_daemon``'s, for a track taken from a host that lost it)."""
+    live = set() if whoever_ran else store.live_daemons()
+    return [
+        r for r in store.live_runs() if r.daemon_id != current_daemon and r.daemon_id not in live
+    ]
+
+
+def wo_commit_of(store: Store, run: AgentRunRow) -> str | None:
+    """The commit settling ``run``'s WO on its track branch, if any: the local branch, or
+    the remote's (a host that took the track over sees what its previous host pushed)."""
+    track = store.get_track(run.track_id or "")
+    project = store.get_project(track.project_id)
+    repo, wo_id = GitRepo(project.path), run.wo_id or ""
+    found = find_wo_commit(repo, track.branch, project.base_branch, wo_id)
+    if found is None and project.remote:
+        try:
+            tip = fetch_branch(repo, project.remote, track.branch)
+        except GitError:
+            return None  # the remote unreachable: the WO runs again rather than twice wrong
+        if tip is not None:
+            found = _commit_naming(repo, f"{project.base_branch}..{tip}", wo_id)
+    return found
 
 
 def plan_run(store: Store, run: AgentRunRow) -> RecoveryAction:
     action = "mark interrupted"
     if run.wo_id is not None and run.track_id is not None:
         track = store.get_track(run.track_id)
-        project = store.get_project(track.project_id)
-        commit = find_wo_commit(GitRepo(project.path), track.branch, project.base_branch, run.wo_id)
+        commit = wo_commit_of(store, run)
         if commit is not None:
             action = f"mark done (commit {commit[:12]} is on {track.branch})"
         elif run.session_id:
@@ -85,9 +120,7 @@ def settle_run(store: Store, run: AgentRunRow) -> RecoveryAction:
     if run.wo_id is None:
         store.finish_run(run.id, RunStatus.INTERRUPTED, error="daemon stopped")
     elif planned.action.startswith("mark done"):
-        track = store.get_track(run.track_id or "")
-        project = store.get_project(track.project_id)
-        commit = find_wo_commit(GitRepo(project.path), track.branch, project.base_branch, run.wo_id)
+        commit = wo_commit_of(store, run)
         store.finish_run(
             run.id,
             RunStatus.SUCCEEDED,
@@ -130,29 +163,39 @@ def checkpoint_recovered(store: Store, run: AgentRunRow) -> None:
 
 
 def repair_worktrees(
-    store: Store, workspaces: Path, log: Any, only: set[str] | None = None
+    store: Store,
+    workspaces: Path,
+    log: Any,
+    only: set[str] | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Bring every live track's worktree (those in ``only``, if given) back to "exists, on its
-    branch"; report what was done."""
+    """Bring every live track's worktree (those in ``only``, if given; none in ``skip``,
+    other hosts' tracks) back to "exists under this home, on its branch"; report what was
+    done. Without ``only``, a track whose worktree is another home's is left to its host."""
     notes: list[str] = []
     for track in store.list_tracks():
         if track["status"] not in {s.value for s in LIVE_TRACK_STATUSES}:
             continue
-        if only is not None and track["id"] not in only:
+        if (only is not None and track["id"] not in only) or track["id"] in skip:
             continue
         project = store.get_project(track["project"])
         repo = GitRepo(project.path)
-        path = Path(track["worktree"] or worktree_path(workspaces, project.id, track["id"]))
+        path = worktree_path(workspaces, project.id, track["id"])
+        if only is None and track["worktree"] and Path(track["worktree"]) != path:
+            continue
         try:
             missing = not path.is_dir()
             if not missing and repo.clear_stale_index_lock(path):
                 notes.append(f"{track['id']}: removed stale index.lock")
             repo.prune()
             start = branch_start_point(store, track["id"], project.base_branch)
+            if missing and project.remote:
+                # Another host may have worked it: start from what it pushed.
+                take_remote_branch(repo, project.remote, track["branch"])
             repo.ensure_worktree(path, track["branch"], start)
             if missing:
                 notes.append(f"{track['id']}: re-created missing worktree from its branch")
-                notes.extend(_restore_snapshot(store, repo, track["id"], path))
+                notes.extend(_restore_snapshot(store, repo, track["id"], path, project.remote))
             if track["worktree"] != str(path):
                 store.update_track(track["id"], worktree_path=str(path))
         except GitError as exc:
@@ -161,11 +204,20 @@ def repair_worktrees(
     return notes
 
 
-def _restore_snapshot(store: Store, repo: GitRepo, track_id: str, path: Path) -> list[str]:
+def _restore_snapshot(
+    store: Store, repo: GitRepo, track_id: str, path: Path, remote: str = ""
+) -> list[str]:
     good, corrupt = store.latest_good_checkpoint(track_id)
     notes = [
         f"{track_id}: checkpoint {c.id} is corrupt (checksum mismatch), skipped" for c in corrupt
     ]
+    if good is not None and good.snapshot_sha and remote and good.snapshot_ref:
+        # Written by another host: its snapshot is here once fetched from the remote.
+        with contextlib.suppress(GitError):
+            fetch_ref(repo, remote, good.snapshot_ref)
+        if not repo.has_commit(good.snapshot_sha):
+            notes.append(f"{track_id}: checkpoint {good.id}'s snapshot is not on the remote")
+            return notes
     if good is not None and good.snapshot_sha:
         if good.head_sha and good.head_sha != repo.head("HEAD", path):
             notes.append(f"{track_id}: checkpoint {good.id} is from an older HEAD, not restored")
@@ -173,6 +225,12 @@ def _restore_snapshot(store: Store, repo: GitRepo, track_id: str, path: Path) ->
             repo.restore_snapshot(path, good.snapshot_sha)
             notes.append(f"{track_id}: restored uncommitted work from checkpoint {good.id}")
     return notes
+
+
+def leased_elsewhere(ctx: DaemonContext) -> frozenset[str]:
+    """Tracks another host holds a track lease on (this home's host id is ``host-id``)."""
+    host = ensure_host_id(ctx.settings)
+    return frozenset(x.track_id for x in ctx.store.track_leases() if x.host_id != host)
 
 
 async def end_orphans(owner: str, log: Any) -> list[int]:
@@ -189,15 +247,25 @@ async def recover(
     *,
     only_run: str | None = None,
     only_track: str | None = None,
+    whoever_ran: bool = False,
 ) -> list[dict[str, Any]]:
-    """Recover everything (or one run / one track); returns the actions taken."""
+    """Recover everything (or one run / one track); returns the actions taken. Tracks
+    another host holds are left to it. ``whoever_ran`` (with ``only_track``, a track taken
+    over): its runs are settled even if their daemon still looks alive."""
     store = ctx.store
     await end_orphans(ctx.settings.owner_id, ctx.log)
-    runs = await anyio.to_thread.run_sync(lambda: interrupted_runs(store, ctx.daemon_id))
+    runs = await anyio.to_thread.run_sync(
+        lambda: interrupted_runs(store, ctx.daemon_id, whoever_ran=whoever_ran)
+    )
+    elsewhere = await anyio.to_thread.run_sync(lambda: leased_elsewhere(ctx))
+    if only_track is not None:
+        elsewhere -= {only_track}  # the caller holds it (ownership.adopt)
     actions = []
     settled: list[AgentRunRow] = []
     for run in runs:
         if (only_run and run.id != only_run) or (only_track and run.track_id != only_track):
+            continue
+        if run.track_id in elsewhere:
             continue
         try:
             action = await anyio.to_thread.run_sync(settle_run, store, run)
@@ -216,7 +284,7 @@ async def recover(
         picked = await anyio.to_thread.run_sync(store.get_run, only_run)
         only = {picked.track_id} if picked.track_id else set()
     notes = await anyio.to_thread.run_sync(
-        lambda: repair_worktrees(store, ctx.settings.workspaces_dir, ctx.log, only)
+        lambda: repair_worktrees(store, ctx.settings.workspaces_dir, ctx.log, only, elsewhere)
     )
     for note in notes:
         ctx.log.info("worktree_repaired", note=note)

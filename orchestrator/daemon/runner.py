@@ -20,6 +20,7 @@ from orchestrator.daemon.backend import Backend, open_backend
 from orchestrator.daemon.context import DaemonContext, RunOptions
 from orchestrator.daemon.experiments import ExperimentPump
 from orchestrator.daemon.organizer import OrganizeOutcome, run_organizer
+from orchestrator.daemon.ownership import Ownership
 from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.report import RunReport, write_report
 from orchestrator.daemon.sandboxing import require_sandbox, sandbox_mode
@@ -27,6 +28,7 @@ from orchestrator.daemon.supervisor import Supervisor
 from orchestrator.daemon.worker_run import run_work_order
 from orchestrator.domain.budget import RunBudget
 from orchestrator.domain.organization import OrganizeMode
+from orchestrator.host_identity import place_store
 from orchestrator.store.contract import Store
 
 Ticker = Callable[[DaemonContext], Awaitable[None]]
@@ -39,6 +41,9 @@ def new_daemon_id() -> str:
 
 
 def _context(settings: Settings, store: Store, options: RunOptions, backend: Any) -> DaemonContext:
+    if store.here is None:
+        # The lease, the track leases and the project checkouts are this home's.
+        place_store(store, settings)
     daemon_id = new_daemon_id()
     return DaemonContext(
         settings=settings,
@@ -179,9 +184,10 @@ async def run_recover(
         ctx.started_at = started
         actions: list[dict[str, Any]] = []
         to_resume: list[dict[str, Any]] = []
+        ownership = Ownership(ctx)
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_keep_lease, ctx, tg.cancel_scope)
+                tg.start_soon(_keep_lease, ctx, tg.cancel_scope, ownership)
                 actions = await recover(ctx, only_run=only_run, only_track=only_track)
                 to_resume = [
                     a for a in actions if a["wo"] and a["action"].startswith(("resume", "restart"))
@@ -189,13 +195,14 @@ async def run_recover(
                 if resume and to_resume:
                     async with anyio.create_task_group() as sessions:
                         for action in to_resume:
-                            sessions.start_soon(_resume_one, ctx, action)
+                            sessions.start_soon(_resume_one, ctx, ownership, action)
                 if resume:
                     # Experiments whose variants are done: evaluate, decide, land, clean up.
                     await ExperimentPump(ctx).round()
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
+                await ownership.release_all()
                 await anyio.to_thread.run_sync(lambda: store.release_lease(ctx.daemon_id))
     if not resume or not to_resume:
         return actions, None
@@ -225,11 +232,13 @@ async def run_organize(
         return await run_organizer(ctx, project, mode, trigger="manual")
 
 
-async def _keep_lease(ctx: DaemonContext, scope: anyio.CancelScope) -> None:
-    """Heartbeat the lease; on `orch stop` (or a lost lease) cancel ``scope``."""
+async def _keep_lease(ctx: DaemonContext, scope: anyio.CancelScope, ownership: Ownership) -> None:
+    """Heartbeat the lease and the track leases of the sessions resumed; on `orch stop` (or
+    a lost lease) cancel ``scope``."""
     daemon = ctx.settings.daemon
     while True:
         await anyio.sleep(daemon.heartbeat_interval_s)
+        await ownership.renew()
         why = await anyio.to_thread.run_sync(
             lambda: ctx.store.beat(ctx.daemon_id, daemon.lease_ttl_s)
         )
@@ -240,9 +249,9 @@ async def _keep_lease(ctx: DaemonContext, scope: anyio.CancelScope) -> None:
             return
 
 
-async def _resume_one(ctx: DaemonContext, action: dict[str, Any]) -> None:
+async def _resume_one(ctx: DaemonContext, ownership: Ownership, action: dict[str, Any]) -> None:
     async with ctx.limiter:
         track = await anyio.to_thread.run_sync(ctx.store.get_track, action["track"])
-        if track.status != "active":
-            return
+        if track.status != "active" or not await ownership.take(track):
+            return  # not workable, or another host's now
         await run_work_order(ctx, track, action["wo"])

@@ -24,9 +24,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.decisions import run_global_agent, run_project_agent
 from orchestrator.daemon.experiments import ExperimentPump
-from orchestrator.daemon.hosting import beat_host, register_host
+from orchestrator.daemon.hosting import register_host
 from orchestrator.daemon.merging import finish_track, take_base
 from orchestrator.daemon.organizer import AutoOrganizer
+from orchestrator.daemon.ownership import Ownership
 from orchestrator.daemon.recovery import recover
 from orchestrator.daemon.worker_run import run_work_order
 from orchestrator.daemon.workspace import activate_track
@@ -82,6 +83,8 @@ class Supervisor:
         self.state = SupervisorState()
         self.organizer = AutoOrganizer(ctx, on_done=self._wake)
         self.experiments = ExperimentPump(ctx)
+        #: The track leases this host holds (one daemon among several on a shared DB).
+        self.ownership = Ownership(ctx)
         #: The run's task group (set by ``_loop``): decisions are started in it, beside steps.
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -119,6 +122,8 @@ class Supervisor:
         ctx.log.info("daemon_started", daemon_id=ctx.daemon_id, pid=os.getpid())
         await anyio.to_thread.run_sync(store.note_daemon_started, ctx.daemon_id)
         try:
+            # Leases a killed daemon of this home left are this home's again.
+            await self.ownership.renew()
             await recover(ctx)
             await self._probe_backend()
             scheduler = self._scheduler()
@@ -132,6 +137,9 @@ class Supervisor:
                         await self._drain()
                     tg.cancel_scope.cancel()
         finally:
+            with anyio.CancelScope(shield=True):
+                # Its work is checkpointed and pushed: another host may take it at once.
+                await self.ownership.release_all()
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(lambda: store.release_lease(ctx.daemon_id))
         reason = ctx.stop_reason or "stopped"
@@ -191,7 +199,15 @@ class Supervisor:
         )
         if why is not None:
             self.request_stop(why)
-        await beat_host(ctx)
+        for track_id in await self.ownership.renew():
+            # Another host found the lease expired (this one stalled) and took the track.
+            ctx.log.warning("track_lease_lost", track_id=track_id)
+            scope = self.state.track_scopes.get(track_id)
+            if scope is not None:
+                scope.cancel()
+        await self.ownership.release_inactive()
+        if ctx.stop_reason is None and await self.ownership.take_over():
+            self._wake()
 
     def _want_global(self, reason: str) -> None:
         self.state.global_wanted = reason
@@ -225,10 +241,17 @@ class Supervisor:
             # Held work is waiting for the reset, not idle.
             busy = was_busy or self._busy() or held
             if ctx.options.exit_when_idle and not (busy or started or activated):
+                busy = await self._others_working()
+            if ctx.options.exit_when_idle and not (busy or started or activated):
                 self.request_stop("idle: no work left that can start")
                 break
             with anyio.move_on_after(ctx.settings.daemon.dispatch_interval_s):
                 await self.state.wake.wait()
+
+    async def _others_working(self) -> bool:
+        """Another host holds active tracks: the run is not idle while it works them (should
+        it die, this host takes them over once their leases expire)."""
+        return bool(await self.ownership.elsewhere())
 
     def _spawner(self, tg: anyio.abc.TaskGroup) -> Any:
         """Starts an experiment's long step (an evaluation, a decision) under ``key`` in
@@ -260,10 +283,14 @@ class Supervisor:
         return len(self.state.track_scopes) + len(self.organizer.running)
 
     def _busy(self) -> bool:
-        """A step or the organizer is running. Decisions alone are not work: the global
+        """A step, the organizer or a takeover is running. Decisions alone are not work: the global
         agent only weighs tracks, and a project agent only chooses among WOs another step
         can start, so once nothing can start there is nothing to decide (a stop ends them)."""
-        return bool(self.state.track_scopes) or bool(self.organizer.running)
+        return (
+            bool(self.state.track_scopes)
+            or bool(self.organizer.running)
+            or bool(self.ownership.adopting)
+        )
 
     async def _check_limits(self) -> None:
         ctx = self.ctx
@@ -295,6 +322,9 @@ class Supervisor:
         for track_id in ready:
             if busy >= ctx.options.max_agents:
                 break
+            track = await anyio.to_thread.run_sync(store.get_track, track_id)
+            if not await self.ownership.take(track):
+                continue  # another host is activating it
             try:
                 await anyio.to_thread.run_sync(
                     activate_track,
@@ -305,6 +335,7 @@ class Supervisor:
                 )
             except OrchestratorError as exc:
                 ctx.log.warning("activate_failed", track_id=track_id, error=str(exc))
+                await self.ownership.release(track_id)
                 continue
             activated += 1
             busy += 1
@@ -317,9 +348,11 @@ class Supervisor:
         state = self.state
         # Two startable WOs are enough to tell whether the track's next pick is a choice.
         work = await anyio.to_thread.run_sync(lambda: ctx.store.track_work(shown=2))
+        # Other hosts' tracks, and those being taken over here (not workable yet).
+        elsewhere = await self.ownership.elsewhere() | self.ownership.adopting
         for done in work:
             # An experiment's variant is evaluated, not merged, when its WOs are done.
-            if done.unfinished or done.track.experiment:
+            if done.unfinished or done.track.experiment or done.track.id in elsewhere:
                 continue
             if not done.total and await self._block_if_empty(done):
                 continue
@@ -337,7 +370,10 @@ class Supervisor:
         candidates = {
             w.track.id: w
             for w in work
-            if w.startable and w.track.id not in state.track_scopes and not over_budget(w)
+            if w.startable
+            and w.track.id not in state.track_scopes
+            and w.track.id not in elsewhere
+            and not over_budget(w)
         }
         # Over every active track, not only the candidates: a variant alone in line still
         # gets its experiment's mean weight.
@@ -386,6 +422,8 @@ class Supervisor:
         track = work.track
         try:
             with scope:
+                if not await self.ownership.take(track):
+                    return  # another host took it since the dispatch read the leases
                 # An interrupted WO goes first: its uncommitted files are in the worktree, and
                 # another WO's commit must not sweep them up.
                 interrupted = await anyio.to_thread.run_sync(

@@ -160,6 +160,9 @@ async def run_work_order(ctx: DaemonContext, track: Track, wo_id: str) -> Worker
             prompt=prompt,
             labels={"track_id": track.id, "wo_id": wo_id},
         )
+        if resume_id is not None:
+            # Mirrored under another worktree's key if another host ran it (a takeover).
+            await anyio.to_thread.run_sync(store.carry_session, resume_id, worktree)
         if resume_id is not None and spec.config_dir is not None:
             await anyio.to_thread.run_sync(carry_transcript, ctx, resume_id, spec.config_dir)
         # This attempt may spend at most what is left of the WO's cap; when that remainder is
