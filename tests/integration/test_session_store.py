@@ -270,3 +270,57 @@ async def test_sdk_reads_and_materializes_resume_from_the_store(
         assert [json.loads(line) for line in sub_file.read_text().splitlines()] == sub_entries
     finally:
         await materialized.cleanup()
+
+
+async def test_a_session_carried_to_another_worktree_resumes_there(
+    open_db: OpenDB, tmp_path: Path
+) -> None:
+    """A takeover: the session was mirrored under alpha's worktree, beta resumes it in its
+    own; the SDK finds it under beta's key only once it is carried."""
+    from claude_agent_sdk._internal.session_resume import materialize_resume_session
+
+    from orchestrator.store.session_store import carry_session
+
+    engine = open_db("state")
+    store = SQLiteSessionStore(engine)
+    alpha, beta = tmp_path / "alpha" / "t1", tmp_path / "beta" / "t1"
+    for path in (alpha, beta):
+        path.mkdir(parents=True)
+    session_id = str(uuid.uuid4())
+    key: SessionKey = {
+        "project_key": project_key_for_directory(str(alpha)),
+        "session_id": session_id,
+    }
+    main = [
+        _entry(
+            uuid=str(uuid.uuid4()), sessionId=session_id, message={"role": "user", "content": "go"}
+        )
+    ]
+    sub = [_entry(uuid=str(uuid.uuid4()), isSidechain=True, sessionId=session_id)]
+    await store.append(key, main)
+    await store.append({**key, "subpath": "subagents/agent-x"}, sub)
+    options = ClaudeAgentOptions(
+        cwd=str(beta),
+        resume=session_id,
+        session_store=store,
+        env={"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg")},
+    )
+    with anyio.fail_after(30):
+        assert await materialize_resume_session(options) is None  # not under beta's key yet
+
+    beta_key = project_key_for_directory(str(beta))
+    assert carry_session(engine, session_id, beta_key)
+    assert not carry_session(engine, session_id, beta_key)  # once
+    assert not carry_session(engine, str(uuid.uuid4()), beta_key)  # nobody has it
+    assert await store.load({"project_key": beta_key, "session_id": session_id}) == main
+    sub_key: SessionKey = {
+        "project_key": beta_key,
+        "session_id": session_id,
+        "subpath": "subagents/agent-x",
+    }
+    assert await store.load(sub_key) == sub
+    assert await store.load(key) == main  # alpha's copy stays
+    with anyio.fail_after(30):
+        materialized = await materialize_resume_session(options)
+    assert materialized is not None
+    await materialized.cleanup()

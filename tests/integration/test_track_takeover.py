@@ -1,0 +1,130 @@
+"""Two homes on one database and one bare remote: the daemon of host beta takes over the
+track of host alpha, whose daemon died mid-WO, once alpha's track lease has expired.
+
+What alpha's death leaves is made by hand (a claimed run, uncommitted work checkpointed and
+pushed, a lease about to expire); beta is the real daemon with scripted agents. The three
+daemons with real CLIs are ``test_hosts_takeover``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from claude_agent_sdk import SessionKey, project_key_for_directory
+
+from orchestrator.daemon.checkpoints import write_checkpoint_sync
+from orchestrator.daemon.context import RunOptions
+from orchestrator.daemon.workspace import activate_track
+from orchestrator.domain.lifecycle import RunStatus
+from orchestrator.git import GitRepo, run_git
+from orchestrator.git.testing import write_files
+from orchestrator.host_identity import clones_dir, ensure_host_id
+from tests.conftest import init_git_repo
+from tests.integration.daemon_kit import Home, by_role, open_home, run_fake
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+#: alpha's track lease outlives beta's start by this much: beta must wait it out.
+ALPHA_LEASE_S = 2.0
+SESSION = str(uuid.uuid4())
+
+
+def placed(path: Path, host: str, store_url: str) -> Home:
+    home = open_home(path, store_url=store_url)
+    ensure_host_id(home.settings, host)
+    home.store.place_here(host, clones_dir(home.settings))
+    return home
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> Path:
+    path = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True)
+    return path
+
+
+async def alpha_dies_mid_wo(alpha: Home, bare: Path) -> tuple[str, list[str]]:
+    """Alpha's state as its daemon left it when killed working the first of t1's two WOs:
+    the run live, a file written and checkpointed (pushed), the lease about to expire.
+    Returns the dead run's id and the WO ids."""
+    repo = init_git_repo(alpha.path.parent / "repos" / "demo")
+    run_git(["push", "--quiet", str(bare), "main"], repo)
+    alpha.store.add_project("demo", str(repo), "main", "", remote=f"file://{bare}", host_id="alpha")
+    wos = alpha.add_track("demo", "t1", 2, activate=False)
+    track = activate_track(alpha.store, alpha.settings.workspaces_dir, "t1", "test")
+    worktree = Path(track.worktree_path or "")
+    alpha.store.register_host("alpha", socket.gethostname(), str(alpha.path), os.getpid())
+    # A live daemon lease of alpha: beta's recovery must not take its runs for interrupted.
+    alpha.store.acquire_lease("daemon-alpha", os.getpid(), socket.gethostname(), 600.0)
+    run = alpha.store.claim_work_order(wos[0], "t1", "daemon-alpha")
+    # The session started and was mirrored under alpha's worktree.
+    alpha.store.record_run(run.id, session_id=SESSION)
+    key: SessionKey = {
+        "project_key": project_key_for_directory(str(worktree)),
+        "session_id": SESSION,
+    }
+    entry = {"type": "user", "uuid": str(uuid.uuid4()), "sessionId": SESSION, "message": "go"}
+    await alpha.store.session_store().append(key, [entry])  # type: ignore[list-item]
+    write_files(worktree, {"half-done.txt": "alpha's uncommitted work\n"})
+    write_checkpoint_sync(
+        alpha.store, GitRepo(repo), "t1", worktree, run_id=run.id, wo_id=wos[0],
+        attempt=run.attempt, session_id=SESSION, cost_usd=0.0, reason="interrupted",
+    )  # fmt: skip
+    assert alpha.store.acquire_track_lease("t1", "alpha", ALPHA_LEASE_S) is not None
+    return run.id, wos
+
+
+async def test_beta_takes_over_alphas_track_after_its_lease_expires(
+    tmp_path: Path, bare: Path
+) -> None:
+    alpha_path, beta_path = tmp_path / "alpha", tmp_path / "beta"
+    for path in (alpha_path, beta_path):
+        (path / "state").mkdir(parents=True)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    alpha = placed(alpha_path, "alpha", url)
+    dead_run, wos = await alpha_dies_mid_wo(alpha, bare)
+    lease = alpha.store.track_lease("t1")
+    assert lease is not None
+    beta = placed(beta_path, "beta", url)
+    options = RunOptions(max_agents=2, exit_when_idle=True)
+    _, runtime = await run_fake(beta, by_role(), options, timeout=120)
+
+    # Beta waited for the lease to expire, then stole it (its daemon lease did not stop it).
+    (stolen,) = beta.events("track_lease_stolen")
+    assert stolen.data == {"host": "beta", "previous": "alpha"}
+    assert stolen.at.replace(tzinfo=lease.expires_at.tzinfo) >= lease.expires_at
+    assert beta.store.get_run(dead_run).status == RunStatus.RESUMED.value
+    # Both WOs done once, by beta's daemon, in beta's own clone and worktree.
+    assert beta.wo_statuses() == dict.fromkeys(wos, "done")
+    workers = [r for r in beta.runs("worker") if r.status == RunStatus.SUCCEEDED.value]
+    assert sorted(r.wo_id or "" for r in workers) == sorted(wos)
+    assert all(r.daemon_id != "daemon-alpha" for r in workers)
+    track = beta.store.get_track("t1")
+    # alpha's session was resumed in beta's worktree, its transcript carried to beta's key.
+    (resumed,) = [s for s in runtime.specs if s.resume is not None]
+    assert resumed.resume == SESSION and resumed.cwd == Path(track.worktree_path or "")
+    assert str(resumed.cwd).startswith(str(beta_path))
+    beta_key: SessionKey = {
+        "project_key": project_key_for_directory(str(resumed.cwd)),
+        "session_id": SESSION,
+    }
+    assert await beta.store.session_store().load(beta_key) is not None
+    assert track.status == "completed"
+    # The merge went through the remote, with alpha's checkpointed work carried into it.
+    merged = run_git(["rev-parse", "refs/heads/main"], bare).stdout.strip()
+    assert merged == track.merged_commit
+    files = run_git(["ls-tree", "-r", "--name-only", merged], bare).stdout.split()
+    assert {"half-done.txt", f"wo/{wos[0]}.txt", f"wo/{wos[1]}.txt"} <= set(files)
+    assert run_git(["fsck", "--strict"], bare, check=False).ok
+    assert (beta_path / "clones" / "demo").is_dir()
+    assert beta.store.track_lease("t1") is None  # released once the track completed
+    beta.assert_nothing_live()
+    alpha.store.close()
+    beta.store.close()
+    shutil.rmtree(alpha_path / "workspaces", ignore_errors=True)
