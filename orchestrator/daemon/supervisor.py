@@ -313,9 +313,14 @@ class Supervisor:
         ctx = self.ctx
         store = ctx.store
         active = await anyio.to_thread.run_sync(lambda: store.track_work())
-        # A track counts against the limit while it has work that can start or is running.
+        # A track counts against the limit while it has work that can start or is running;
+        # another host's tracks count against that host's slots, not these.
+        elsewhere = await self.ownership.elsewhere()
         busy = sum(
-            1 for w in active if w.startable or w.running or w.track.id in self.state.track_scopes
+            1
+            for w in active
+            if w.track.id not in elsewhere
+            and (w.startable or w.running or w.track.id in self.state.track_scopes)
         )
         ready = await anyio.to_thread.run_sync(store.ready_track_ids)
         activated = 0

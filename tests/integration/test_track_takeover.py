@@ -15,6 +15,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import anyio
 import pytest
 from claude_agent_sdk import SessionKey, project_key_for_directory
 
@@ -25,6 +26,7 @@ from orchestrator.domain.lifecycle import RunStatus
 from orchestrator.git import GitRepo, run_git
 from orchestrator.git.testing import write_files
 from orchestrator.host_identity import clones_dir, ensure_host_id
+from orchestrator.store.lease import STOP_REQUESTED
 from tests.conftest import init_git_repo
 from tests.integration.daemon_kit import Home, by_role, open_home, run_fake
 
@@ -128,3 +130,43 @@ async def test_beta_takes_over_alphas_track_after_its_lease_expires(
     alpha.store.close()
     beta.store.close()
     shutil.rmtree(alpha_path / "workspaces", ignore_errors=True)
+
+
+async def test_another_hosts_live_track_neither_blocks_nor_is_touched(
+    tmp_path: Path, bare: Path
+) -> None:
+    """Alpha holds active t1 (live lease, work left): beta with one slot still activates
+    and finishes its own t2, never steps t1, and waits (does not exit idle) while alpha
+    works; `orch stop` ends it."""
+    alpha_path, beta_path = tmp_path / "alpha", tmp_path / "beta"
+    for path in (alpha_path, beta_path):
+        (path / "state").mkdir(parents=True)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    alpha = placed(alpha_path, "alpha", url)
+    repo = init_git_repo(tmp_path / "repos" / "demo")
+    run_git(["push", "--quiet", str(bare), "main"], repo)
+    alpha.store.add_project("demo", str(repo), "main", "", remote=f"file://{bare}", host_id="alpha")
+    alpha.store.register_host("alpha", socket.gethostname(), str(alpha_path), os.getpid())
+    t1 = alpha.add_track("demo", "t1", 1)
+    assert alpha.store.acquire_track_lease("t1", "alpha", 600.0) is not None
+    t2 = alpha.add_track("demo", "t2", 1, activate=False)
+    beta = placed(beta_path, "beta", url)
+
+    async def stop_when_t2_is_done() -> None:
+        while beta.store.get_track("t2").status != "completed":
+            await anyio.sleep(0.1)
+        beta.store.request_stop()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stop_when_t2_is_done)
+        options = RunOptions(max_agents=1, exit_when_idle=True)
+        report, _ = await run_fake(beta, by_role(), options, 120)
+        tg.cancel_scope.cancel()
+    assert report.summary["stop_reason"] == STOP_REQUESTED  # not "idle"
+    statuses = beta.wo_statuses()
+    assert statuses[t2[0]] == "done" and statuses[t1[0]] != "done"
+    assert [r.track_id for r in beta.runs("worker")] == ["t2"]
+    lease = beta.store.track_lease("t1")
+    assert lease is not None and lease.host_id == "alpha"
+    alpha.store.close()
+    beta.store.close()
