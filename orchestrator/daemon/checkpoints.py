@@ -6,7 +6,8 @@ the DB after the ref exists, so a record never points at a snapshot that is not 
 
 Per WO boundary this costs little git: HEAD and cleanliness come from one ``git status``, a
 checkpoint right after the WO's commit asks git nothing, and a WO's start checkpoint that
-would repeat the previous WO's done checkpoint is not written at all.
+would repeat the previous WO's done checkpoint is not written at all. The done checkpoint
+(its record and push) finishes beside the next WO's start.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import structlog
+from anyio.abc import TaskGroup
 
 from orchestrator.daemon.exchange import publish
 from orchestrator.domain.checkpoint import CheckpointRecord
-from orchestrator.domain.errors import GitError
+from orchestrator.domain.errors import GitError, OrchestratorError
 from orchestrator.git.names import checkpoint_ref
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.contract import Store
+
+_log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,61 @@ async def write_checkpoint(
     worktree: Path,
     **fields: Any,
 ) -> CheckpointRecord | None:
-    """The same, off the event loop, and shielded: an interruption must not cut it short."""
+    """The same, off the event loop, and shielded: an interruption must not cut it short.
+    A checkpoint of the track still being written beside (``write_checkpoint_beside``)
+    goes first: checkpoints of a track are numbered, and the skip compares with the last."""
     call = partial(write_checkpoint_sync, store, repo, track_id, worktree, **fields)
     with anyio.CancelScope(shield=True):
+        await _settled((track_id, worktree.resolve()))
         record: CheckpointRecord | None = await anyio.to_thread.run_sync(call)
     return record
+
+
+#: Checkpoints being written beside what their caller does next, per (track, worktree).
+_BESIDE: dict[tuple[str, Path], anyio.Event] = {}
+
+
+async def _settled(key: tuple[str, Path]) -> None:
+    pending = _BESIDE.get(key)
+    if pending is not None:
+        await pending.wait()
+
+
+async def write_checkpoint_beside(
+    aside: TaskGroup | None,
+    store: Store,
+    repo: GitRepo,
+    track_id: str,
+    worktree: Path,
+    **fields: Any,
+) -> None:
+    """``write_checkpoint`` finishing in ``aside`` (the run's task group) while the caller
+    goes on, e.g. a WO's done checkpoint beside the next WO's start; inline without one.
+
+    Only for a checkpoint nothing waits on but the track's next one: the WO's commit and
+    its ``done`` are already stored when it starts, so a kill before it ends loses only
+    the record and the push (the next checkpoint pushes the branch again)."""
+    if aside is None:
+        await write_checkpoint(store, repo, track_id, worktree, **fields)
+        return
+    key = (track_id, worktree.resolve())
+    with anyio.CancelScope(shield=True):
+        await _settled(key)
+    done = anyio.Event()
+    _BESIDE[key] = done
+    call = partial(write_checkpoint_sync, store, repo, track_id, worktree, **fields)
+
+    async def write() -> None:
+        # Shielded from its first statement: a stop cancels the run's task group, which
+        # still waits for this to end before the run (and its store) closes.
+        with anyio.CancelScope(shield=True):
+            try:
+                await anyio.to_thread.run_sync(call)
+            except OrchestratorError as exc:
+                _log.warning("checkpoint_failed", track_id=track_id, error=str(exc))
+            finally:
+                if _BESIDE.get(key) is done:
+                    del _BESIDE[key]
+                done.set()
+
+    aside.start_soon(write)

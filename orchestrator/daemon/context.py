@@ -46,6 +46,9 @@ class DaemonContext:
     budget: RunBudget | None = None
     #: Until then no new session starts (the usage limit is near: ``allowed_warning``).
     new_sessions_held_until: datetime | None = None
+    #: The run's task group, for bookkeeping that finishes beside the next start (a WO's
+    #: done checkpoint); None outside a supervisor's run (then it is done inline).
+    aside: anyio.abc.TaskGroup | None = None
 
     def new_sessions_held(self, now: datetime | None = None) -> bool:
         until = self.new_sessions_held_until

@@ -217,7 +217,7 @@ class Supervisor:
 
     async def _loop(self, tg: anyio.abc.TaskGroup) -> None:
         ctx = self.ctx
-        self._tg = tg
+        self._tg = ctx.aside = tg
         while ctx.stop_reason is None:
             self.state.wake = anyio.Event()
             # Busy at the start counts too: a task that ends while this round reads the

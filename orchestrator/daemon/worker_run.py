@@ -8,7 +8,8 @@ Order of effects for a WO (write-ahead):
 3. the project's check runs in the worktree;
 4. the work is committed on the track branch as ``WO-…: title`` (with an
    ``Orchestrator-WO`` trailer);
-5. WO ``running -> done`` and the run ``succeeded``, in one transaction; checkpoint.
+5. WO ``running -> done`` and the run ``succeeded``, in one transaction; checkpoint (its
+   record and push finish beside the next WO's start).
 
 A kill between 4 and 5 leaves a WO ``running`` whose commit is on the branch: recovery sees
 the trailer and marks it done instead of running it again.
@@ -27,7 +28,7 @@ from orchestrator.agents.classify import ErrorClass, error_class
 from orchestrator.agents.limits import LimitName
 from orchestrator.agents.prompts import recovery_prompt
 from orchestrator.agents.protocol import ToolReply
-from orchestrator.daemon.checkpoints import write_checkpoint
+from orchestrator.daemon.checkpoints import write_checkpoint, write_checkpoint_beside
 from orchestrator.daemon.checks import command_policy, run_check
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.sessions import carry_transcript, drive_session, make_spec
@@ -266,15 +267,21 @@ async def run_work_order(ctx: DaemonContext, track: Track, wo_id: str) -> Worker
                     wo_fields={"done_commit": sha, "last_error": None},
                 )
             )
-            # Everything was just committed as sha: the checkpoint needs no git.
-            await _checkpoint(
+            # Everything was just committed as sha: the checkpoint needs no git, and its
+            # record and push finish beside the next WO's start (which waits for it only to
+            # write its own checkpoint).
+            await write_checkpoint_beside(
+                ctx.aside,
                 store,
                 repo,
+                run.track_id or "",
                 worktree,
-                run,
-                "wo_done",
+                run_id=run.id,
+                wo_id=run.wo_id,
+                attempt=run.attempt,
                 session_id=session_id,
                 cost_usd=cost,
+                reason="wo_done",
                 committed=sha,
             )
         log.info("wo_done", commit=sha)
@@ -304,7 +311,6 @@ async def _checkpoint(
     *,
     session_id: str | None = None,
     cost_usd: float = 0.0,
-    committed: str | None = None,
     unless_unchanged: bool = False,
 ) -> None:
     """A checkpoint of a worker run's track at one of its boundaries."""
@@ -319,7 +325,6 @@ async def _checkpoint(
         session_id=session_id,
         cost_usd=cost_usd,
         reason=reason,
-        committed=committed,
         unless_unchanged=unless_unchanged,
     )
 

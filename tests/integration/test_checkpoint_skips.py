@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlmodel import col, select
 
 from orchestrator.daemon.checkpoints import write_checkpoint_sync
 from orchestrator.domain.checkpoint import CheckpointRecord
+from orchestrator.domain.lifecycle import WOStatus
 from orchestrator.git import GitRepo
 from orchestrator.git.runner import git_processes_started
 from orchestrator.git.testing import write_files
@@ -153,4 +155,39 @@ async def test_a_track_of_three_wos_writes_one_start_checkpoint(home: Path, tmp_
         )
         heads = [(r.wo_id, r.head_sha, r.snapshot_ref) for r in done]
     assert heads == [(w, h.wo(w).done_commit, None) for w in wos]
+    h.assert_nothing_live()
+
+
+async def test_a_done_checkpoint_finishes_beside_the_next_wos_claim(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first WO's done checkpoint is held until the second WO is claimed: it can only
+    be released because the track's next step does not wait for it (its start checkpoint
+    does, so the checkpoints stay in order)."""
+    from orchestrator.daemon import checkpoints
+
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    first, second = h.add_track("p", "feat", 2)
+    write = checkpoints.write_checkpoint_sync
+    seen: list[bool] = []
+
+    def second_claimed() -> bool:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if h.store.get_work_order(second)[1].status is WOStatus.RUNNING:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def held(*args: Any, **fields: Any) -> CheckpointRecord | None:
+        if fields["reason"] == "wo_done" and fields["wo_id"] == first:
+            seen.append(second_claimed())
+        return write(*args, **fields)
+
+    monkeypatch.setattr(checkpoints, "write_checkpoint_sync", held)
+    await run_fake(h, by_role())
+    assert seen == [True]
+    assert {h.wo(w).status for w in (first, second)} == {"done"}
+    assert reasons(h) == ["wo_start", "wo_done", "wo_done"]
     h.assert_nothing_live()
