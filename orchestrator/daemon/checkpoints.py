@@ -7,7 +7,7 @@ the DB after the ref exists, so a record never points at a snapshot that is not 
 Per WO boundary this costs little git: HEAD and cleanliness come from one ``git status``, a
 checkpoint right after the WO's commit asks git nothing, and a WO's start checkpoint that
 would repeat the previous WO's done checkpoint is not written at all. The done checkpoint
-(its record and push) finishes beside the next WO's start.
+(its record; not a push to a remote) finishes beside the next WO's claim.
 """
 
 from __future__ import annotations
@@ -151,11 +151,12 @@ async def write_checkpoint_beside(
     **fields: Any,
 ) -> None:
     """``write_checkpoint`` finishing in ``aside`` (the run's task group) while the caller
-    goes on, e.g. a WO's done checkpoint beside the next WO's start; inline without one.
+    goes on, e.g. a WO's done checkpoint beside the next WO's claim; inline without one.
 
     Only for a checkpoint nothing waits on but the track's next one: the WO's commit and
     its ``done`` are already stored when it starts, so a kill before it ends loses only
-    the record and the push (the next checkpoint pushes the branch again)."""
+    the record. Not for one that pushes to a remote: the track's merge and another host
+    taking the track over read the branch there."""
     if aside is None:
         await write_checkpoint(store, repo, track_id, worktree, **fields)
         return

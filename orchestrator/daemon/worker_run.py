@@ -9,7 +9,7 @@ Order of effects for a WO (write-ahead):
 4. the work is committed on the track branch as ``WO-…: title`` (with an
    ``Orchestrator-WO`` trailer);
 5. WO ``running -> done`` and the run ``succeeded``, in one transaction; checkpoint (its
-   record and push finish beside the next WO's start).
+   record finishes beside the next WO's claim, unless it is pushed to a remote).
 
 A kill between 4 and 5 leaves a WO ``running`` whose commit is on the branch: recovery sees
 the trailer and marks it done instead of running it again.
@@ -268,10 +268,11 @@ async def run_work_order(ctx: DaemonContext, track: Track, wo_id: str) -> Worker
                 )
             )
             # Everything was just committed as sha: the checkpoint needs no git, and its
-            # record and push finish beside the next WO's start (which waits for it only to
-            # write its own checkpoint).
+            # record finishes beside the next WO's claim (whose own checkpoint waits for it).
+            # Not with a remote: the push must land before the track's merge pushes the
+            # branch too, or another host takes the track over from the remote's branch.
             await write_checkpoint_beside(
-                ctx.aside,
+                None if project.remote else ctx.aside,
                 store,
                 repo,
                 run.track_id or "",

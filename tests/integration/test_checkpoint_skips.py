@@ -25,7 +25,7 @@ from orchestrator.git.runner import git_processes_started
 from orchestrator.git.testing import write_files
 from orchestrator.store.contract import Store
 from orchestrator.store.tables import CheckpointRow
-from tests.conftest import OrchRunner
+from tests.conftest import OrchRunner, git, init_git_repo
 from tests.integration.daemon_kit import Home, by_role, open_home, run_fake
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -190,4 +190,34 @@ async def test_a_done_checkpoint_finishes_beside_the_next_wos_claim(
     assert seen == [True]
     assert {h.wo(w).status for w in (first, second)} == {"done"}
     assert reasons(h) == ["wo_start", "wo_done", "wo_done"]
+    h.assert_nothing_live()
+
+
+async def test_with_a_remote_the_done_checkpoint_is_pushed_before_the_step_ends(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The push must land before the track's merge pushes the branch too (or another host
+    takes the track over from the remote's branch): no done checkpoint runs beside."""
+    from orchestrator.daemon import checkpoints
+
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(bare)], check=True)
+    h = open_home(home)
+    repo = init_git_repo(tmp_path / "repo")
+    git(repo, "push", "--quiet", str(bare), "main")
+    h.store.add_project("p", str(repo), "main", "", remote=str(bare))
+    wos = h.add_track("p", "feat", 2)
+    write = checkpoints.write_checkpoint_sync
+    beside: list[bool] = []
+
+    def watched(*args: Any, **fields: Any) -> CheckpointRecord | None:
+        if fields["reason"] == "wo_done":
+            beside.append(bool(checkpoints._BESIDE))
+        return write(*args, **fields)
+
+    monkeypatch.setattr(checkpoints, "write_checkpoint_sync", watched)
+    await run_fake(h, by_role())
+    assert beside == [False, False]
+    assert {h.wo(w).status for w in wos} == {"done"}
+    assert h.store.get_track("feat").status == "completed"
     h.assert_nothing_live()
