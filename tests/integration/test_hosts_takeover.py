@@ -9,14 +9,24 @@ is live: the others take over its tracks and every WO is done exactly once.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.support.postgres import pg_url  # noqa: F401  (fixture)
 from tests.support.recovery_home import wait_for
-from tests.support.shared_hosts import check_shared_run, shared_run
+from tests.support.shared_hosts import (
+    Kill,
+    SharedRun,
+    WorkerRun,
+    check_shared_run,
+    shared_run,
+    worker_runs,
+)
 
 pytestmark = [pytest.mark.integration]
 
@@ -38,3 +48,79 @@ def test_one_host_runs_the_backlog_through_the_remote(
         assert (host.home / "clones" / "app" / ".git").is_dir()
         figures = check_shared_run(run)
         print(f"one host: {took:.1f} s, {figures}")
+
+
+def _worker_at_the_gate(run: SharedRun) -> WorkerRun | None:
+    """A live worker run, with its session, whose check waits at the gate (mid tool call)."""
+    at_gate = run.gate.arrived()
+    for worker in worker_runs(run):
+        if (
+            worker.status == "running"
+            and worker.track_id in at_gate
+            and run.host_of_pid(worker.daemon_pid) is not None
+            and run.sql("SELECT session_id FROM agent_runs WHERE id = %s", worker.id)[0][0]
+        ):
+            return worker
+    return None
+
+
+def _no_daemon_failed(run: SharedRun) -> None:
+    failed = [h.host_id for h in run.hosts if h.proc is not None and h.proc.poll() not in (None, 0)]
+    assert not failed, f"daemons of {failed} exited early:\n{run.outputs()}"
+
+
+@pytest.mark.timeout(900)
+def test_a_killed_hosts_tracks_are_taken_over_and_every_wo_is_done_once(
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """Three daemons; the one whose worker reaches the (closed) gate first is SIGKILLed with
+    its agents while the session is live. The others steal its track leases, rebuild its
+    worktree from the remote and finish its work: every WO done once, never two runs of one
+    WO at a time, every track merged once."""
+    with shared_run(tmp_path, pg_url, hosts=3, gated=True) as run:
+        started = time.monotonic()
+        for host in run.hosts:
+            run.start(host, "--max-agents", "2")
+
+        def at_gate() -> WorkerRun | None:
+            _no_daemon_failed(run)
+            return _worker_at_the_gate(run)
+
+        live = wait_for(at_gate, 300, "a live worker session at the gate")
+        victim = run.host_of_pid(live.daemon_pid)
+        assert victim is not None and victim.proc is not None
+        os.killpg(victim.proc.pid, signal.SIGKILL)
+        at = datetime.now(UTC)
+        kill = Kill(victim.host_id, victim.proc.pid, live.id, live.track_id, live.wo_id, at)
+        victim.proc.wait(timeout=30)
+        survivors = [h for h in run.hosts if h is not victim]
+        run.gate.open()
+
+        def finished() -> bool:
+            _no_daemon_failed(run)
+            return all(h.proc is not None and h.proc.poll() is not None for h in survivors)
+
+        wait_for(finished, 600, "the surviving daemons to finish")
+        took = time.monotonic() - started
+        figures = check_shared_run(run, kill)
+
+        # The killed host's track was taken over, not left alone: a survivor stole its lease
+        # and finished the very WO the killed session was working on.
+        thieves = {
+            row[0]["host"]
+            for row in run.sql(
+                "SELECT data FROM events WHERE kind = 'track_lease_stolen' AND subject_id = %s",
+                kill.track_id,
+            )
+            if row[0].get("previous") == victim.host_id
+        }
+        assert thieves and thieves <= {h.host_id for h in survivors}, (thieves, run.outputs())
+        (finisher,) = [
+            w for w in worker_runs(run) if w.wo_id == kill.wo_id and w.status == "succeeded"
+        ]
+        survivor_pids = {h.proc.pid for h in survivors if h.proc is not None}
+        assert finisher.daemon_pid in survivor_pids, (finisher, kill)
+        after_kill = [w for w in worker_runs(run) if w.started_at > kill.at]
+        assert after_kill and {w.daemon_pid for w in after_kill} <= survivor_pids
+        print(f"three hosts, {victim.host_id} killed: {took:.1f} s, {figures}")
