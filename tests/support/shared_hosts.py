@@ -102,7 +102,12 @@ class Host:
         return self.home / "daemon.out"
 
     def output(self) -> str:
-        return self.log.read_text() if self.log.exists() else ""
+        """What the daemon printed, then its log's warnings and errors (JSON lines)."""
+        printed = self.log.read_text() if self.log.exists() else ""
+        log = self.home / "state" / "logs" / "orchestrator.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        bad = [line for line in lines if '"level": "warning"' in line or '"level": "error"' in line]
+        return printed + "\n".join(bad[-15:])
 
     @property
     def owner_id(self) -> str:
@@ -164,7 +169,7 @@ class SharedRun:
 
     def outputs(self) -> str:
         """Every daemon's output, for a failing assertion's message (tails only)."""
-        return "\n".join(f"--- {h.host_id}\n{h.output()[-3000:]}" for h in self.hosts)
+        return "\n".join(f"--- {h.host_id}\n{h.output()[-4000:]}" for h in self.hosts)
 
 
 def _git_run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
