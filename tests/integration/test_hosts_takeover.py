@@ -75,6 +75,15 @@ def _no_daemon_failed(run: SharedRun, killed: Host | None = None) -> None:
     assert not failed, f"daemons of {failed} exited early:\n{run.outputs()}"
 
 
+def _thieves(run: SharedRun, kill: Kill) -> set[str]:
+    """The hosts that stole the killed host's lease on the track it was working."""
+    rows = run.sql(
+        "SELECT data FROM events WHERE kind = 'track_lease_stolen' AND subject_id = %s",
+        kill.track_id,
+    )
+    return {str(r[0]["host"]) for r in rows if r[0].get("previous") == kill.host_id}
+
+
 @pytest.mark.timeout(900)
 def test_a_killed_hosts_tracks_are_taken_over_and_every_wo_is_done_once(
     tmp_path: Path,
@@ -103,6 +112,15 @@ def test_a_killed_hosts_tracks_are_taken_over_and_every_wo_is_done_once(
         survivors = [h for h in run.hosts if h is not victim]
         run.gate.open()
 
+        # The killed host's track is taken over, not left alone: a survivor steals its
+        # lease within a few lease lifetimes.
+        def stolen() -> set[str]:
+            _no_daemon_failed(run, killed=victim)
+            return _thieves(run, kill)
+
+        thieves = wait_for(stolen, 120, f"a survivor to steal {victim.host_id}'s lease")
+        assert thieves <= {h.host_id for h in survivors}, thieves
+
         def finished() -> bool:
             _no_daemon_failed(run, killed=victim)
             return all(h.proc is not None and h.proc.poll() is not None for h in survivors)
@@ -111,17 +129,7 @@ def test_a_killed_hosts_tracks_are_taken_over_and_every_wo_is_done_once(
         took = time.monotonic() - started
         figures = check_shared_run(run, kill)
 
-        # The killed host's track was taken over, not left alone: a survivor stole its lease
-        # and finished the very WO the killed session was working on.
-        thieves = {
-            row[0]["host"]
-            for row in run.sql(
-                "SELECT data FROM events WHERE kind = 'track_lease_stolen' AND subject_id = %s",
-                kill.track_id,
-            )
-            if row[0].get("previous") == victim.host_id
-        }
-        assert thieves and thieves <= {h.host_id for h in survivors}, (thieves, run.outputs())
+        # ... and the very WO its session was working on was finished by a survivor.
         (finisher,) = [
             w for w in worker_runs(run) if w.wo_id == kill.wo_id and w.status == "succeeded"
         ]
@@ -129,4 +137,12 @@ def test_a_killed_hosts_tracks_are_taken_over_and_every_wo_is_done_once(
         assert finisher.daemon_pid in survivor_pids, (finisher, kill)
         after_kill = [w for w in worker_runs(run) if w.started_at > kill.at]
         assert after_kill and {w.daemon_pid for w in after_kill} <= survivor_pids
-        print(f"three hosts, {victim.host_id} killed: {took:.1f} s, {figures}")
+        killed_run = next(w for w in worker_runs(run) if w.id == kill.run_id)
+        sessions = dict(
+            run.sql("SELECT id, session_id FROM agent_runs WHERE wo_id = %s", kill.wo_id)
+        )
+        resumed = run.sql("SELECT resumed_from FROM agent_runs WHERE id = %s", finisher.id)
+        print(
+            f"three hosts, {victim.host_id} killed: {took:.1f} s, {figures}; killed run"
+            f" {killed_run.status}, sessions {sessions}, finisher resumed from {resumed}"
+        )
