@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.support.postgres import pg_url  # noqa: F401  (fixture)
@@ -52,15 +53,17 @@ def test_one_host_runs_the_backlog_through_the_remote(
 
 
 def _worker_at_the_gate(run: SharedRun) -> WorkerRun | None:
-    """A live worker run, with its session, whose check waits at the gate (mid tool call)."""
+    """A live worker run whose CLI is alive (the session is live) and whose check waits at
+    the gate (mid tool call), started by one of the test's daemons."""
     at_gate = run.gate.arrived()
     for worker in worker_runs(run):
-        if (
-            worker.status == "running"
-            and worker.track_id in at_gate
-            and run.host_of_pid(worker.daemon_pid) is not None
-            and run.sql("SELECT session_id FROM agent_runs WHERE id = %s", worker.id)[0][0]
-        ):
+        if worker.status != "running" or worker.track_id not in at_gate:
+            continue
+        ((session_id, cli_pid),) = run.sql(
+            "SELECT session_id, cli_pid FROM agent_runs WHERE id = %s", worker.id
+        )
+        daemon = run.host_of_pid(worker.daemon_pid)
+        if daemon is not None and session_id and cli_pid and psutil.pid_exists(cli_pid):
             return worker
     return None
 
