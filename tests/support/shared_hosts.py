@@ -324,9 +324,11 @@ def check_shared_run(run: SharedRun, kill: Kill | None = None) -> dict[str, Any]
     assert commits == Counter(run.wo_ids), f"commits per WO on the remote's main: {commits}"
     _check_fsck(run.remote)
     live = run.sql(
-        "SELECT id, role, status FROM agent_runs WHERE status IN (%s, %s)", *LIVE_RUN_STATUSES
+        "SELECT id, role, status, track_id, daemon_id, started_at FROM agent_runs"
+        " WHERE status IN (%s, %s)",
+        *LIVE_RUN_STATUSES,
     )
-    assert live == [], f"runs left live: {live}"
+    assert live == [], f"runs left live: {live} (killed: {kill})"
     return {
         "workers": len(workers),
         "daemons_by_track": {
