@@ -40,11 +40,11 @@ from orchestrator.daemon.worker_run import WO_TRAILER
 from orchestrator.daemon.workspace import branch_start_point, worktree_path
 from orchestrator.domain.errors import GitError, OrchestratorError
 from orchestrator.domain.lifecycle import LIVE_TRACK_STATUSES, RunStatus, WOStatus
+from orchestrator.domain.run import Run
 from orchestrator.git.remote import fetch_branch, fetch_ref, take_remote_branch
 from orchestrator.git.repo import GitRepo
 from orchestrator.host_identity import ensure_host_id
 from orchestrator.store.contract import Store
-from orchestrator.store.tables import AgentRunRow
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _commit_naming(repo: GitRepo, revisions: str, wo_id: str) -> str | None:
 
 def interrupted_runs(
     store: Store, current_daemon: str | None, *, whoever_ran: bool = False
-) -> list[AgentRunRow]:
+) -> list[Run]:
     """Runs marked live that no living daemon owns (with ``whoever_ran``: every run but
     ``current_daemon``'s, for a track taken from a host that lost it)."""
     live = set() if whoever_ran else store.live_daemons()
@@ -83,7 +83,7 @@ def interrupted_runs(
     ]
 
 
-def wo_commit_of(store: Store, run: AgentRunRow) -> str | None:
+def wo_commit_of(store: Store, run: Run) -> str | None:
     """The commit settling ``run``'s WO on its track branch, if any: the local branch, or
     the remote's (a host that took the track over sees what its previous host pushed)."""
     track = store.get_track(run.track_id or "")
@@ -100,7 +100,7 @@ def wo_commit_of(store: Store, run: AgentRunRow) -> str | None:
     return found
 
 
-def plan_run(store: Store, run: AgentRunRow) -> RecoveryAction:
+def plan_run(store: Store, run: Run) -> RecoveryAction:
     action = "mark interrupted"
     if run.wo_id is not None and run.track_id is not None:
         track = store.get_track(run.track_id)
@@ -114,7 +114,7 @@ def plan_run(store: Store, run: AgentRunRow) -> RecoveryAction:
     return RecoveryAction(run.id, run.track_id, run.wo_id, run.session_id, action)
 
 
-def settle_run(store: Store, run: AgentRunRow) -> RecoveryAction:
+def settle_run(store: Store, run: Run) -> RecoveryAction:
     """Apply the plan for one interrupted run (idempotent: a settled run is not live)."""
     planned = plan_run(store, run)
     if run.wo_id is None:
@@ -139,7 +139,7 @@ def settle_run(store: Store, run: AgentRunRow) -> RecoveryAction:
     return planned
 
 
-def checkpoint_recovered(store: Store, run: AgentRunRow) -> None:
+def checkpoint_recovered(store: Store, run: Run) -> None:
     """Keep what a crashed worker session left in its (repaired) worktree as a checkpoint:
     the daemon could not write one when it died. Reason ``recovered``."""
     if run.track_id is None or run.wo_id is None:
@@ -261,7 +261,7 @@ async def recover(
     if only_track is not None:
         elsewhere -= {only_track}  # the caller holds it (ownership.adopt)
     actions = []
-    settled: list[AgentRunRow] = []
+    settled: list[Run] = []
     for run in runs:
         if (only_run and run.id != only_run) or (only_track and run.track_id != only_track):
             continue

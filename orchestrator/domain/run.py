@@ -29,6 +29,9 @@ class Run:
     error: str | None = None
     summary: str | None = None
     ended_at: datetime | None = None
+    #: The daemon (lease holder) that started the run, and the CLI process it spawned.
+    daemon_id: str | None = None
+    cli_pid: int | None = None
 
 
 @dataclass(frozen=True)

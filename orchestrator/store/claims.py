@@ -18,6 +18,8 @@ from sqlmodel import Session, col, select
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.roles import Role
+from orchestrator.domain.run import Run
+from orchestrator.store.domain_rows import run_of
 from orchestrator.store.locks import lock_claim, locked_row
 from orchestrator.store.retries import RETRY_EVENT
 from orchestrator.store.tables import AgentRunRow, EventRow, WorkOrderRow, utcnow
@@ -209,12 +211,12 @@ class ClaimQueries(WorkOrderQueries):
         )
         return run
 
-    def live_runs(self, session: Session | None = None) -> list[AgentRunRow]:
+    def live_runs(self, session: Session | None = None) -> list[Run]:
         if session is None:
             with self.reading() as own:
                 return self.live_runs(own)
         query = select(AgentRunRow).where(col(AgentRunRow.status).in_(LIVE_RUN_STATUSES))
-        return list(session.exec(query))
+        return [run_of(r) for r in session.exec(query)]
 
     def release_orphaned_claims(self) -> list[str]:
         """WOs marked running with no live run (cannot happen through our transactions, but a

@@ -20,6 +20,7 @@ def _aware_required(value: datetime) -> datetime:
 
 
 def run_of(row: AgentRunRow) -> Run:
+    """The one conversion of a run row: every run leaves the store as this."""
     started = _aware_required(row.started_at)
     return Run(
         id=row.id,
@@ -39,6 +40,8 @@ def run_of(row: AgentRunRow) -> Run:
         error=row.error,
         summary=row.summary,
         ended_at=aware(row.ended_at),
+        daemon_id=row.daemon_id,
+        cli_pid=row.cli_pid,
     )
 
 

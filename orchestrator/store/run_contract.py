@@ -67,16 +67,16 @@ class ClaimStore(Protocol):
         """Settle a run and (for a worker) move its WO to ``wo_status``, in one transaction."""
         ...
 
-    def get_run(self, run_id: str) -> AgentRunRow:
+    def get_run(self, run_id: str) -> Run:
         """The run, or ``NotFoundError``."""
         ...
 
-    def list_runs(self, status: str | None = None, track: str | None = None) -> list[AgentRunRow]:
+    def list_runs(self, status: str | None = None, track: str | None = None) -> list[Run]:
         """Runs (with ``status``, of ``track``), oldest first."""
         ...
 
-    def live_runs(self) -> list[AgentRunRow]:
-        """Runs still marked running."""
+    def live_runs(self) -> list[Run]:
+        """Runs still live (running, or parked waiting out a rate limit), in no order."""
         ...
 
     def active_runs(self) -> list[dict[str, Any]]:

@@ -8,26 +8,28 @@ from sqlmodel import col, select
 
 from orchestrator.domain.errors import NotFoundError
 from orchestrator.domain.lifecycle import RunStatus
+from orchestrator.domain.run import Run
 from orchestrator.store.base import StoreBase
+from orchestrator.store.domain_rows import run_of
 from orchestrator.store.tables import AgentRunRow, DirectiveRow
 
 
 class RunQueries(StoreBase):
-    def get_run(self, run_id: str) -> AgentRunRow:
+    def get_run(self, run_id: str) -> Run:
         with self.reading() as session:
             row = session.get(AgentRunRow, run_id)
         if row is None:
             raise NotFoundError(f"unknown run {run_id!r}")
-        return row
+        return run_of(row)
 
-    def list_runs(self, status: str | None = None, track: str | None = None) -> list[AgentRunRow]:
+    def list_runs(self, status: str | None = None, track: str | None = None) -> list[Run]:
         with self.reading() as session:
             query = select(AgentRunRow)
             if status is not None:
                 query = query.where(AgentRunRow.status == status)
             if track is not None:
                 query = query.where(AgentRunRow.track_id == track)
-            return list(session.exec(query.order_by(col(AgentRunRow.started_at))))
+            return [run_of(r) for r in session.exec(query.order_by(col(AgentRunRow.started_at)))]
 
     def active_runs(self) -> list[dict[str, Any]]:
         return [

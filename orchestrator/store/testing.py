@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from orchestrator.domain.lifecycle import RunStatus, TrackStatus, WOStatus
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.organization import OrganizeMode
 from orchestrator.domain.proposal import validate_proposal
+from orchestrator.domain.run import Run
 from orchestrator.store.claims import ClaimConflictError
 from orchestrator.store.contract import Store
 
@@ -179,6 +181,12 @@ def settle_a_run(store: Store) -> None:
     store.finish_run(run.id, RunStatus.SUCCEEDED, summary="ok", wo_status=WOStatus.DONE)
     settled = store.get_run(run.id)
     assert (settled.status, settled.session_id, settled.cost_usd) == ("succeeded", "sess-1", 0.25)
+    # Runs leave the store as the domain type: status an enum, times aware UTC.
+    assert isinstance(settled, Run) and settled.status is RunStatus.SUCCEEDED
+    assert (settled.daemon_id, settled.wo_id, settled.track_id) == ("d1", done_wo, track)
+    assert settled.ended_at is not None and settled.ended_at.utcoffset() == timedelta(0)
+    assert settled.started_at.utcoffset() == timedelta(0)
+    assert [r.id for r in store.list_runs(status=RunStatus.SUCCEEDED.value)] == [run.id]
     assert store.get_work_order(done_wo)[1].status is WOStatus.DONE
     assert store.live_runs() == []
     assert store.session_runs("sess-1") == [run.id]
