@@ -19,6 +19,7 @@ from orchestrator.config import Settings
 from orchestrator.daemon.backend import Backend, open_backend
 from orchestrator.daemon.context import DaemonContext, RunOptions
 from orchestrator.daemon.experiments import ExperimentPump
+from orchestrator.daemon.hosting import register_host
 from orchestrator.daemon.organizer import OrganizeOutcome, run_organizer
 from orchestrator.daemon.ownership import Ownership
 from orchestrator.daemon.recovery import recover
@@ -180,6 +181,8 @@ async def run_recover(
                 ctx.daemon_id, os.getpid(), socket.gethostname(), settings.daemon.lease_ttl_s
             )
         )
+        # The track leases of the sessions it resumes name this host.
+        await register_host(ctx)
         started = datetime.now(UTC)
         ctx.started_at = started
         actions: list[dict[str, Any]] = []
