@@ -59,14 +59,15 @@ class Ownership:
         """
         if track.id in self.adopting:
             return False
-        if track.id in self.held:
-            return True
-        store, host = self.ctx.store, self.host_id
-        lease = await anyio.to_thread.run_sync(
-            lambda: store.acquire_track_lease(track.id, host, self.ttl_s)
-        )
-        if lease is None:
-            return False
+        if track.id not in self.held:
+            store, host = self.ctx.store, self.host_id
+            lease = await anyio.to_thread.run_sync(
+                lambda: store.acquire_track_lease(track.id, host, self.ttl_s)
+            )
+            if lease is None:
+                return False
+        # Also for a lease held already: a kill between a steal and its adoption leaves the
+        # lease this home's and the worktree the old host's.
         if track.status == TrackStatus.ACTIVE.value and not worktree_is_ours(self.ctx, track):
             await self.adopt(track.id)
         self.held.add(track.id)
