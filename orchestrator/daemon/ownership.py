@@ -12,6 +12,8 @@ dispatch resumes the interrupted session from the shared transcript store.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,21 +118,33 @@ class Ownership:
         expired = await anyio.to_thread.run_sync(lambda: store.expired_track_leases(host))
         taken = []
         for lease in expired:
-            stolen = await anyio.to_thread.run_sync(
-                store.steal_track_lease, lease.track_id, host, self.ttl_s
-            )
-            if stolen is None:
-                continue  # another host was first, or its holder renewed it meanwhile
-            self.ctx.log.warning(
-                "track_taken_over",
-                track_id=lease.track_id,
-                previous=stolen.previous_host,
-                silent_s=round((datetime.now(UTC) - lease.heartbeat_at).total_seconds(), 1),
-            )
-            await self.adopt(lease.track_id)
-            self.held.add(lease.track_id)
+            # Adopting from before the steal: once stolen the track is no longer elsewhere,
+            # and until adopted it is not workable either; an idle check in between must
+            # still see work going on, or the run stops with the track half taken over.
+            with self._adopting(lease.track_id):
+                stolen = await anyio.to_thread.run_sync(
+                    store.steal_track_lease, lease.track_id, host, self.ttl_s
+                )
+                if stolen is None:
+                    continue  # another host was first, or its holder renewed it meanwhile
+                self.held.add(lease.track_id)  # a stop meanwhile releases it at once
+                self.ctx.log.warning(
+                    "track_taken_over",
+                    track_id=lease.track_id,
+                    previous=stolen.previous_host,
+                    silent_s=round((datetime.now(UTC) - lease.heartbeat_at).total_seconds(), 1),
+                )
+                await self._settle(lease.track_id)
             taken.append(lease.track_id)
         return taken
+
+    @contextmanager
+    def _adopting(self, track_id: str) -> Iterator[None]:
+        self.adopting.add(track_id)
+        try:
+            yield
+        finally:
+            self.adopting.discard(track_id)
 
     async def adopt(self, track_id: str) -> None:
         """Make a track this host holds workable here: settle the runs left live on it and
@@ -140,8 +154,8 @@ class Ownership:
         holds its lease, so a run left live on a track whose lease this host now holds is
         its old holder's, whose daemon may still look alive (stalled, cut off).
         """
-        self.adopting.add(track_id)
-        try:
-            await recover(self.ctx, only_track=track_id, whoever_ran=True)
-        finally:
-            self.adopting.discard(track_id)
+        with self._adopting(track_id):
+            await self._settle(track_id)
+
+    async def _settle(self, track_id: str) -> None:
+        await recover(self.ctx, only_track=track_id, whoever_ran=True)

@@ -17,12 +17,15 @@ from pathlib import Path
 
 import anyio
 import pytest
+import structlog
 from claude_agent_sdk import SessionKey, project_key_for_directory
 
 from orchestrator.daemon.checkpoints import write_checkpoint_sync
-from orchestrator.daemon.context import RunOptions
+from orchestrator.daemon.context import DaemonContext, RunOptions
+from orchestrator.daemon.ownership import Ownership
 from orchestrator.daemon.workspace import activate_track
 from orchestrator.domain.lifecycle import RunStatus
+from orchestrator.domain.roles import Role
 from orchestrator.git import GitRepo, run_git
 from orchestrator.git.testing import write_files
 from orchestrator.host_identity import clones_dir, ensure_host_id
@@ -137,7 +140,8 @@ async def test_another_hosts_live_track_neither_blocks_nor_is_touched(
 ) -> None:
     """Alpha holds active t1 (live lease, work left): beta with one slot still activates
     and finishes its own t2, never steps t1, and waits (does not exit idle) while alpha
-    works; `orch stop` ends it."""
+    works; a decision run alpha's daemon leaves live when it dies is settled; `orch stop`
+    ends it."""
     alpha_path, beta_path = tmp_path / "alpha", tmp_path / "beta"
     for path in (alpha_path, beta_path):
         (path / "state").mkdir(parents=True)
@@ -152,8 +156,18 @@ async def test_another_hosts_live_track_neither_blocks_nor_is_touched(
     t2 = alpha.add_track("demo", "t2", 1, activate=False)
     beta = placed(beta_path, "beta", url)
 
+    dead_decision: list[str] = []
+
     async def stop_when_t2_is_done() -> None:
         while beta.store.get_track("t2").status != "completed":
+            await anyio.sleep(0.1)
+        # Alpha's daemon dies now (beta started long ago), its global agent's run left live:
+        # it holds no track, so no takeover settles it; beta's heartbeat does.
+        hostname = socket.gethostname()
+        alpha.store.acquire_lease("daemon-alpha", os.getpid(), hostname, 600.0)
+        dead_decision.append(alpha.store.start_run(Role.GLOBAL, "daemon-alpha").id)
+        alpha.store.acquire_lease("daemon-alpha", os.getpid(), hostname, -1.0)
+        while beta.store.get_run(dead_decision[0]).status == RunStatus.RUNNING:
             await anyio.sleep(0.1)
         beta.store.request_stop()
 
@@ -163,10 +177,49 @@ async def test_another_hosts_live_track_neither_blocks_nor_is_touched(
         report, _ = await run_fake(beta, by_role(), options, 120)
         tg.cancel_scope.cancel()
     assert report.summary["stop_reason"] == STOP_REQUESTED  # not "idle"
+    assert beta.store.get_run(dead_decision[0]).status == RunStatus.INTERRUPTED
     statuses = beta.wo_statuses()
     assert statuses[t2[0]] == "done" and statuses[t1[0]] != "done"
     assert [r.track_id for r in beta.runs("worker")] == ["t2"]
     lease = beta.store.track_lease("t1")
     assert lease is not None and lease.host_id == "alpha"
+    alpha.store.close()
+    beta.store.close()
+
+
+async def test_a_track_counts_as_adopting_from_before_its_lease_is_stolen(
+    tmp_path: Path, bare: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once stolen, a track is no longer another host's; until adopted it is not workable
+    here either: the run's idle check in between must see a takeover going on."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    for host in ("alpha", "beta"):
+        (tmp_path / host / "state").mkdir(parents=True)
+    alpha = placed(tmp_path / "alpha", "alpha", url)
+    await alpha_dies_mid_wo(alpha, bare)
+    beta = placed(tmp_path / "beta", "beta", url)
+    ctx = DaemonContext(
+        settings=beta.settings,
+        store=beta.store,
+        runtime=None,  # type: ignore[arg-type]  # the steal is refused: nothing runs
+        daemon_id="daemon-beta",
+        options=RunOptions(max_agents=1),
+        limiter=anyio.CapacityLimiter(1),
+        log=structlog.get_logger("orchestrator.daemon"),
+    )
+    ownership = Ownership(ctx)
+    adopting_at_steal: list[set[str]] = []
+
+    def steal_refused(track_id: str, host: str, ttl_s: float) -> None:
+        adopting_at_steal.append(set(ownership.adopting))
+        return None  # as if another host were first
+
+    monkeypatch.setattr(beta.store, "steal_track_lease", steal_refused)
+    with anyio.fail_after(30):
+        while not adopting_at_steal:  # alpha's lease expires after ALPHA_LEASE_S
+            assert await ownership.take_over() == []
+            await anyio.sleep(0.1)
+    assert adopting_at_steal == [{"t1"}]
+    assert ownership.adopting == set() and ownership.held == set()
     alpha.store.close()
     beta.store.close()
