@@ -83,6 +83,22 @@ def interrupted_runs(
     ]
 
 
+def abandoned_decisions(store: Store, current_daemon: str | None) -> list[Run]:
+    """Decision runs (no track) left live by another daemon whose lease is dead: no
+    takeover settles them, as they belong to no track's lease. A one-shot command's runs
+    (``orch organize``: no lease) are left to it."""
+    dead = store.dead_daemons() - {current_daemon}
+    return [r for r in store.live_runs() if r.track_id is None and r.daemon_id in dead]
+
+
+def settle_abandoned_decisions(store: Store, current_daemon: str | None) -> list[str]:
+    """Mark interrupted what :func:`abandoned_decisions` finds; returns their run ids."""
+    runs = abandoned_decisions(store, current_daemon)
+    for run in runs:
+        settle_run(store, run)
+    return [r.id for r in runs]
+
+
 def wo_commit_of(store: Store, run: Run) -> str | None:
     """The commit settling ``run``'s WO on its track branch, if any: the local branch, or
     the remote's (a host that took the track over sees what its previous host pushed)."""

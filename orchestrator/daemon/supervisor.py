@@ -28,7 +28,7 @@ from orchestrator.daemon.hosting import register_host
 from orchestrator.daemon.merging import finish_track, take_base
 from orchestrator.daemon.organizer import AutoOrganizer
 from orchestrator.daemon.ownership import Ownership
-from orchestrator.daemon.recovery import recover
+from orchestrator.daemon.recovery import recover, settle_abandoned_decisions
 from orchestrator.daemon.worker_run import run_work_order
 from orchestrator.daemon.workspace import activate_track
 from orchestrator.domain.dispatch import Candidate, choose_tracks, share_within_groups
@@ -208,6 +208,12 @@ class Supervisor:
         await self.ownership.release_inactive()
         if ctx.stop_reason is None and await self.ownership.take_over():
             self._wake()
+        # A dead daemon's decision runs: on a shared store no restart of its own may come.
+        settled = await anyio.to_thread.run_sync(
+            settle_abandoned_decisions, ctx.store, ctx.daemon_id
+        )
+        if settled:
+            ctx.log.warning("decision_runs_settled", run_ids=settled)
 
     def _want_global(self, reason: str) -> None:
         self.state.global_wanted = reason

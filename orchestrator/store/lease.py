@@ -143,3 +143,9 @@ class LeaseQueries(StoreBase):
         interrupted, whatever host they run on."""
         with self.reading() as session:
             return {r.holder for r in session.exec(select(DaemonLeaseRow)) if lease_is_live(r)}
+
+    def dead_daemons(self) -> set[str]:
+        """The daemon ids still named by a lease that is not live (killed, or stopped)."""
+        with self.reading() as session:
+            rows = session.exec(select(DaemonLeaseRow))
+            return {r.holder for r in rows if not lease_is_live(r)}

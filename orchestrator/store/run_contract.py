@@ -174,6 +174,12 @@ class LeaseStore(Protocol):
         interrupted, and their tracks are theirs."""
         ...
 
+    def dead_daemons(self) -> set[str]:
+        """The daemon ids a lease still names that is not live (its daemon killed, or
+        stopped): their runs left live are no one's. Daemon ids that never held a lease
+        (``orch organize`` and other one-shot commands) are in neither set."""
+        ...
+
     def lease_is_live(self, lease: DaemonLeaseRow | None) -> bool:
         """Whether ``lease`` is unexpired and its process alive (on this host)."""
         ...

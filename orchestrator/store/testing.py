@@ -284,6 +284,7 @@ def _lease_per_host(store: Store) -> None:
         assert lease is not None and lease.holder == "D-host-a"
         store.release_lease("D-host-a")
         assert "D-host-a" not in store.live_daemons()
+        assert "D-host-a" in store.dead_daemons() and "D-host-b" not in store.dead_daemons()
     finally:
         store.here = placed
 

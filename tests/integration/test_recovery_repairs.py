@@ -27,9 +27,15 @@ from orchestrator.agents.fake_runtime import CallTool, FakeRuntime, Finish, Hang
 from orchestrator.agents.processes import OWNER_ENV, TOKEN_ENV
 from orchestrator.daemon.checkpoints import write_checkpoint_sync
 from orchestrator.daemon.context import RunOptions
-from orchestrator.daemon.recovery import recover, repair_worktrees
+from orchestrator.daemon.recovery import (
+    abandoned_decisions,
+    recover,
+    repair_worktrees,
+    settle_abandoned_decisions,
+)
 from orchestrator.daemon.runner import run_daemon, run_recover
 from orchestrator.domain.errors import DaemonRunningError
+from orchestrator.domain.lifecycle import RunStatus
 from orchestrator.domain.payload import find_payload
 from orchestrator.domain.roles import Role
 from orchestrator.git.index_lock import index_lock_path
@@ -170,6 +176,28 @@ def test_runs_of_a_live_daemon_are_not_interrupted_runs(home: RecoveryHome) -> N
     listed = _orch(home, "recover", "--dry-run", "--json")
     assert listed.code == 0, listed
     assert [p["track"] for p in listed.json] == ["alpha"]
+
+
+def test_a_dead_daemons_decision_runs_are_settled_and_no_one_elses(
+    home: RecoveryHome,
+) -> None:
+    store = home.store()
+    try:
+        leases = {"daemon-dead": -1.0, "daemon-alive": 3600.0}
+        for host, (daemon, ttl) in zip(("host-a", "host-b"), leases.items(), strict=True):
+            store.place_here(host, home.path / host)
+            store.acquire_lease(daemon, os.getpid(), host, ttl)
+        dead = store.start_run(Role.GLOBAL, "daemon-dead").id
+        alive = store.start_run(Role.GLOBAL, "daemon-alive").id
+        mine = store.start_run(Role.GLOBAL, "daemon-me").id
+        one_shot = store.start_run(Role.ORGANIZER, "daemon-of-orch-organize").id
+        assert abandoned_decisions(store, "daemon-me") == [store.get_run(dead)]
+        assert settle_abandoned_decisions(store, "daemon-me") == [dead]
+        assert store.get_run(dead).status == RunStatus.INTERRUPTED
+        assert {store.get_run(r).status for r in (alive, mine, one_shot)} == {RunStatus.RUNNING}
+        assert settle_abandoned_decisions(store, "daemon-me") == []
+    finally:
+        store.close()
 
 
 # -- settling ----------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Torture: SIGKILL the daemon at random moments, recover, continue; nothing lost or doubled.
 
 Runs the demo backlog (18 WOs in 8 tracks, and an experiment of two variants) through the
-real CLI and the simulator (with some latency), killing ``orch run`` with SIGKILL at seeded
-random moments, then ``orch recover`` and a new ``orch run`` each time, until every WO is
-done and the experiment landed. Then the invariants of DESIGN.md (the experiment's among
-them) are checked on the final state.
+real CLI and the simulator (with enough latency that ten kills land before the work ends),
+killing ``orch run`` with SIGKILL at seeded random moments, then ``orch recover`` and a new
+``orch run`` each time, until every WO is done and the experiment landed. Then the
+invariants of DESIGN.md (the experiment's among them) are checked on the final state.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _env(home: Path) -> dict[str, str]:
         **os.environ,
         "ORCH_HOME": str(home),
         "ORCH_MODEL_BACKEND": "sim",
-        "ORCH_MODEL_SIM_FAULTS": "latency:100ms",
+        "ORCH_MODEL_SIM_FAULTS": "latency:200ms",
         # Short heartbeats: a killed daemon is noticed by its dead pid anyway.
         "ORCH_DAEMON_HEARTBEAT_INTERVAL_S": "1",
     }
