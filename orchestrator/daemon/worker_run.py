@@ -36,11 +36,11 @@ from orchestrator.domain.errors import AgentError, WorktreeIntegrityError
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus, WOStatus
 from orchestrator.domain.redaction import redact
 from orchestrator.domain.roles import Role
+from orchestrator.domain.run import Run
 from orchestrator.domain.track import Track
 from orchestrator.domain.transcript import summarize_transcript
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.contract import Store
-from orchestrator.store.tables import AgentRunRow
 
 #: The commit trailer that ties a commit to its WO (recovery looks for it).
 WO_TRAILER = "Orchestrator-WO"
@@ -307,7 +307,7 @@ async def _checkpoint(
     store: Store,
     repo: GitRepo,
     worktree: Path,
-    run: AgentRunRow,
+    run: Run,
     reason: str,
     *,
     session_id: str | None = None,
@@ -353,7 +353,7 @@ async def _interrupt(
     repo: GitRepo,
     worktree: Path,
     track: Track,
-    run: AgentRunRow,
+    run: Run,
     wo_id: str,
     session_id: str | None,
     cost: float,
@@ -371,7 +371,7 @@ async def _interrupt(
     return await _requeue(ctx, run, wo_id, why)
 
 
-async def _requeue(ctx: DaemonContext, run: AgentRunRow, wo_id: str, why: str) -> WorkerOutcome:
+async def _requeue(ctx: DaemonContext, run: Run, wo_id: str, why: str) -> WorkerOutcome:
     """The run ends interrupted (resumable) and the WO goes back in line, attempt not counted."""
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(
@@ -387,7 +387,7 @@ async def _requeue(ctx: DaemonContext, run: AgentRunRow, wo_id: str, why: str) -
 
 
 async def _tampered_worktree(
-    ctx: DaemonContext, track: Track, run: AgentRunRow, wo_id: str, problem: str
+    ctx: DaemonContext, track: Track, run: Run, wo_id: str, problem: str
 ) -> WorkerOutcome:
     """The worktree is not the track's any more: nothing is committed, snapshotted or reset
     there (each would act on whatever it now points at); the WO fails, the track is blocked."""
@@ -411,7 +411,7 @@ async def _failed_attempt(
     ctx: DaemonContext,
     repo: GitRepo,
     worktree: Path,
-    run: AgentRunRow,
+    run: Run,
     wo_id: str,
     why: str,
     *,

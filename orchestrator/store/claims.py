@@ -46,8 +46,8 @@ class ClaimQueries(WorkOrderQueries):
         project_id: str | None = None,
         track_id: str | None = None,
         resumed_from: str | None = None,
-    ) -> AgentRunRow:
-        """A run row for a decision agent (no WO claimed)."""
+    ) -> Run:
+        """A run for a decision agent (no WO claimed)."""
         with self.writing() as session:
             run = AgentRunRow(
                 id=new_run_id(),
@@ -68,11 +68,11 @@ class ClaimQueries(WorkOrderQueries):
                 role=role.value,
                 track=track_id,
             )
-            return run
+            return run_of(run)
 
     def claim_work_order(
         self, wo_id: str, track_id: str, daemon_id: str, resumed_from: str | None = None
-    ) -> AgentRunRow:
+    ) -> Run:
         """Move the WO to running and create its worker run, or raise ClaimConflictError."""
         with self.writing() as session:
             if not lock_claim(session, wo_id, track_id):
@@ -124,7 +124,7 @@ class ClaimQueries(WorkOrderQueries):
             )
             if resumed_from is not None:
                 self._set_run(session, resumed_from, RunStatus.RESUMED, note=f"resumed by {run.id}")
-            return run
+            return run_of(run)
 
     def record_run(self, run_id: str, **fields: Any) -> None:
         """Progress of a live run (session id, pid, cost, tokens): committed as it streams."""
@@ -258,10 +258,10 @@ class ClaimQueries(WorkOrderQueries):
             return None
         return run.wo_id
 
-    def resumable_run(self, wo_id: str) -> AgentRunRow | None:
+    def resumable_run(self, wo_id: str) -> Run | None:
         """The newest interrupted run of a WO that has a session to resume."""
         with self.reading() as session:
-            return session.exec(
+            row = session.exec(
                 select(AgentRunRow)
                 .where(
                     AgentRunRow.wo_id == wo_id,
@@ -270,6 +270,7 @@ class ClaimQueries(WorkOrderQueries):
                 )
                 .order_by(col(AgentRunRow.started_at).desc())
             ).first()
+        return run_of(row) if row is not None else None
 
     def wo_cost(self, wo_id: str) -> float:
         """What the worker runs of a WO have cost since it was last retried (or ever): its

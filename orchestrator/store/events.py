@@ -8,7 +8,9 @@ from typing import Any
 from sqlmodel import col, select
 
 from orchestrator.domain.journal import JournalEvent
+from orchestrator.domain.run import Run
 from orchestrator.store.base import StoreBase
+from orchestrator.store.domain_rows import run_of
 from orchestrator.store.tables import AgentRunRow, EventRow
 
 #: Kind of the event a daemon journals when it starts: its --until and --budget.
@@ -75,22 +77,24 @@ class EventQueries(StoreBase):
             return {}
         return {**row.data, "started_at": row.at.isoformat()}
 
-    def runs_of_wo(self, wo_id: str) -> list[AgentRunRow]:
+    def runs_of_wo(self, wo_id: str) -> list[Run]:
         """Every run of a WO, oldest first."""
         with self.reading() as session:
-            return list(
-                session.exec(
+            return [
+                run_of(r)
+                for r in session.exec(
                     select(AgentRunRow)
                     .where(AgentRunRow.wo_id == wo_id)
                     .order_by(col(AgentRunRow.started_at))
                 )
-            )
+            ]
 
-    def parked_runs(self, limit: int = 20) -> list[AgentRunRow]:
+    def parked_runs(self, limit: int = 20) -> list[Run]:
         """The newest runs a rate limit parked (interrupted, their WO back in line)."""
         with self.reading() as session:
-            return list(
-                session.exec(
+            return [
+                run_of(r)
+                for r in session.exec(
                     select(AgentRunRow)
                     .where(
                         AgentRunRow.status == "interrupted",
@@ -99,4 +103,4 @@ class EventQueries(StoreBase):
                     .order_by(col(AgentRunRow.started_at).desc())
                     .limit(limit)
                 )
-            )
+            ]

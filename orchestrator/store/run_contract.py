@@ -20,7 +20,7 @@ from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.parking import Park
 from orchestrator.domain.roles import Role
 from orchestrator.domain.run import Run
-from orchestrator.store.tables import AgentRunRow, CheckpointRow, DaemonLeaseRow
+from orchestrator.store.tables import CheckpointRow, DaemonLeaseRow
 
 if TYPE_CHECKING:
     # The SDK loads its MCP web stack: not on the read commands' path.
@@ -37,13 +37,13 @@ class ClaimStore(Protocol):
         project_id: str | None = None,
         track_id: str | None = None,
         resumed_from: str | None = None,
-    ) -> AgentRunRow:
+    ) -> Run:
         """A running run for a decision agent (no WO claimed)."""
         ...
 
     def claim_work_order(
         self, wo_id: str, track_id: str, daemon_id: str, resumed_from: str | None = None
-    ) -> AgentRunRow:
+    ) -> Run:
         """Move the WO ``ready -> running`` and create its worker run, in one transaction;
         ``ClaimConflictError`` when the WO or the track already has a live run or the WO
         cannot start (exactly one of any number of concurrent claimers wins). Journal:
@@ -87,11 +87,11 @@ class ClaimStore(Protocol):
         """Runs started at or after ``since``, oldest first (only WO runs if asked)."""
         ...
 
-    def runs_of_wo(self, wo_id: str) -> list[AgentRunRow]:
+    def runs_of_wo(self, wo_id: str) -> list[Run]:
         """Every run of a WO, oldest first."""
         ...
 
-    def parked_runs(self, limit: int = 20) -> list[AgentRunRow]:
+    def parked_runs(self, limit: int = 20) -> list[Run]:
         """The newest runs a rate limit parked (interrupted, their WO back in line)."""
         ...
 
@@ -107,7 +107,7 @@ class ClaimStore(Protocol):
         """The WO of the track's newest worker run if that run was interrupted."""
         ...
 
-    def resumable_run(self, wo_id: str) -> AgentRunRow | None:
+    def resumable_run(self, wo_id: str) -> Run | None:
         """The newest interrupted run of a WO that has a session to resume."""
         ...
 
