@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -206,3 +207,20 @@ class Proposal:
             assignments={a["wo_id"]: tuple(a["tracks"]) for a in data.get("assignments", [])},
             recommendations=tuple(data.get("recommendations", [])),
         )
+
+
+@dataclass(frozen=True)
+class ProposalRecord:
+    """A stored organization proposal: what was proposed, against which state, its fate."""
+
+    id: int
+    project_id: str
+    mode: OrganizeMode
+    status: ProposalStatus
+    #: The project's organization fingerprint when it was made (stale detection).
+    based_on: str
+    #: The proposal as JSON (``Proposal.to_json`` plus the trigger that asked for it).
+    proposal: dict[str, Any]
+    created_at: datetime
+    run_id: str | None = None
+    decided_at: datetime | None = None

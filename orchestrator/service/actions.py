@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.domain.errors import ValidationError
 from orchestrator.domain.lifecycle import TrackStatus
-from orchestrator.domain.organization import ProposalStatus
+from orchestrator.domain.organization import ProposalRecord, ProposalStatus
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from orchestrator.domain.track import Track
     from orchestrator.store.contract import Store
     from orchestrator.store.proposals import ApplyResult
-    from orchestrator.store.tables import TrackProposalRow
 
 
 def approve_proposal(store: Store, proposal_id: int) -> ApplyResult:
@@ -35,7 +34,7 @@ def approve_proposal(store: Store, proposal_id: int) -> ApplyResult:
     )
 
 
-def reject_proposal(store: Store, proposal_id: int, reason: str = "") -> TrackProposalRow:
+def reject_proposal(store: Store, proposal_id: int, reason: str = "") -> ProposalRecord:
     """Reject a proposal; it is kept for the record."""
     return store.reject_proposal(proposal_id, reason)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus
+from orchestrator.domain.organization import OrganizeMode, ProposalRecord, ProposalStatus
 from orchestrator.domain.run import Run
 from orchestrator.domain.track import Track
-from orchestrator.store.tables import AgentRunRow, TrackRow
+from orchestrator.store.tables import AgentRunRow, TrackProposalRow, TrackRow
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -69,4 +70,20 @@ def track_of(row: TrackRow) -> Track:
         updated_at=_aware_required(row.updated_at),
         started_at=aware(row.started_at),
         completed_at=aware(row.completed_at),
+    )
+
+
+def proposal_of(row: TrackProposalRow) -> ProposalRecord:
+    """The one conversion of a stored proposal (a flushed row: its id is set)."""
+    assert row.id is not None
+    return ProposalRecord(
+        id=row.id,
+        project_id=row.project_id,
+        mode=OrganizeMode(row.mode),
+        status=ProposalStatus(row.status),
+        based_on=row.based_on,
+        proposal=dict(row.proposal),
+        created_at=_aware_required(row.created_at),
+        run_id=row.run_id,
+        decided_at=aware(row.decided_at),
     )

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 from orchestrator.domain.lifecycle import TrackStatus
-from orchestrator.domain.organization import OrganizeMode, OrgState
+from orchestrator.domain.organization import OrganizeMode, OrgState, ProposalRecord
 from orchestrator.store.planning import TrackWork
 from orchestrator.store.proposals import ApplyResult
-from orchestrator.store.tables import DirectiveRow, TrackProposalRow
+from orchestrator.store.tables import DirectiveRow
 
 
 @runtime_checkable
@@ -83,17 +83,17 @@ class ProposalStore(Protocol):
         *,
         run_id: str | None = None,
         consumed_new_wos: int = 0,
-    ) -> TrackProposalRow:
+    ) -> ProposalRecord:
         """Store a pending proposal; older pending ones of the project become stale."""
         ...
 
-    def get_proposal(self, proposal_id: int) -> TrackProposalRow:
+    def get_proposal(self, proposal_id: int) -> ProposalRecord:
         """The proposal, or ``NotFoundError``."""
         ...
 
     def list_proposals(
         self, project: str | None = None, status: str | None = None
-    ) -> list[TrackProposalRow]:
+    ) -> list[ProposalRecord]:
         """Proposals (of ``project``, with ``status``), oldest first."""
         ...
 
@@ -101,7 +101,7 @@ class ProposalStore(Protocol):
         """Mark pending proposals made against an older state stale; returns their ids."""
         ...
 
-    def reject_proposal(self, proposal_id: int, reason: str = "") -> TrackProposalRow:
+    def reject_proposal(self, proposal_id: int, reason: str = "") -> ProposalRecord:
         """Reject a proposal that was not applied; it is kept for the record."""
         ...
 

@@ -18,11 +18,13 @@ from orchestrator.domain.organization import (
     OrganizeMode,
     OrgState,
     Proposal,
+    ProposalRecord,
     ProposalStatus,
     TrackInfo,
     WOInfo,
 )
 from orchestrator.domain.proposal_diff import Plan, plan_application
+from orchestrator.store.domain_rows import proposal_of
 from orchestrator.store.tables import (
     ExperimentVariantRow,
     ProjectRow,
@@ -124,7 +126,7 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
         *,
         run_id: str | None = None,
         consumed_new_wos: int = 0,
-    ) -> TrackProposalRow:
+    ) -> ProposalRecord:
         """Store a pending proposal; older pending ones of the project are superseded (stale)."""
         with self.writing() as session:
             project_row = session.get(ProjectRow, project, with_for_update=True)
@@ -161,22 +163,22 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
                 project=project,
                 mode=mode.value,
             )
-            return row
+            return proposal_of(row)
 
-    def get_proposal(self, proposal_id: int) -> TrackProposalRow:
+    def get_proposal(self, proposal_id: int) -> ProposalRecord:
         with self.reading() as session:
-            return self._proposal_row(session, proposal_id)
+            return proposal_of(self._proposal_row(session, proposal_id))
 
     def list_proposals(
         self, project: str | None = None, status: str | None = None
-    ) -> list[TrackProposalRow]:
+    ) -> list[ProposalRecord]:
         with self.reading() as session:
             query = select(TrackProposalRow)
             if project is not None:
                 query = query.where(TrackProposalRow.project_id == project)
             if status is not None:
                 query = query.where(TrackProposalRow.status == status)
-            return list(session.exec(query.order_by(col(TrackProposalRow.id))))
+            return [proposal_of(r) for r in session.exec(query.order_by(col(TrackProposalRow.id)))]
 
     def refresh_stale(self, project: str | None = None) -> list[int]:
         """Mark pending proposals made against an older state stale; returns their ids."""
@@ -184,7 +186,7 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
         if not pending:
             return []
         now = {p: self.org_state(p).fingerprint() for p in {r.project_id for r in pending}}
-        outdated = [r.id for r in pending if r.id is not None and r.based_on != now[r.project_id]]
+        outdated = [r.id for r in pending if r.based_on != now[r.project_id]]
         if outdated:
             with self.writing() as session:
                 for proposal_id in outdated:
@@ -195,14 +197,14 @@ class ProposalQueries(WorkOrderQueries, TrackQueries):
                         )
         return outdated
 
-    def reject_proposal(self, proposal_id: int, reason: str = "") -> TrackProposalRow:
+    def reject_proposal(self, proposal_id: int, reason: str = "") -> ProposalRecord:
         """Reject a proposal that was not applied; it is kept for the record."""
         with self.writing() as session:
             row = self._proposal_row(session, proposal_id)
             if row.status in (ProposalStatus.APPROVED.value, ProposalStatus.REJECTED.value):
                 raise ValidationError(f"proposal {proposal_id} is already {row.status}")
             self._set_proposal_status(session, row, ProposalStatus.REJECTED, reason or "rejected")
-            return row
+            return proposal_of(row)
 
     def apply_proposal(self, proposal_id: int, *, auto: bool = False) -> ApplyResult:
         """Apply a pending proposal in one transaction, or mark it stale (see ApplyResult)."""

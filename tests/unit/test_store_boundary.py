@@ -1,6 +1,7 @@
 """Nothing above the store reaches the database itself (DESIGN.md, the store contract).
 
-Outside ``orchestrator/store`` no module imports SQLAlchemy or SQLModel, none touches a
+Outside ``orchestrator/store`` no module imports SQLAlchemy or SQLModel (nor the store's
+table rows, which are SQLModel classes: domain types leave the store), none touches a
 store's ``engine`` (every query lives in the store, behind its methods), and none names the
 backend class (they use ``store.contract.Store``; ``open_store`` builds it).
 """
@@ -33,6 +34,9 @@ def _offences(path: Path) -> list[str]:
         for module in modules:
             if module.split(".")[0] in DB_LIBRARIES:
                 found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {module}")
+        if isinstance(node, ast.ImportFrom) and node.module == "orchestrator.store.tables":
+            # Table rows are SQLModel classes: what leaves the store is a domain type.
+            found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports a table row")
         if (
             isinstance(node, ast.ImportFrom)
             and node.module == "orchestrator.store.sqlite_store"
