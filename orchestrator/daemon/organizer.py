@@ -7,11 +7,13 @@ can correct itself, for at most ``organizer.max_attempts`` calls. A valid propos
 an incremental proposal that only places WOs in existing tracks is applied at once.
 
 ``AutoOrganizer`` is the daemon's trigger: a project that gained ``organize_after_new_wos``
-WOs (imports, ``wo add``, project agents) since its last organization gets an incremental run.
+WOs (imports, ``wo add``, project agents) since its last organization gets an incremental run;
+on a database several hosts share, one host at a time organizes a project (``held_here``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,7 @@ import anyio.abc
 from orchestrator.agents.prompts import user_prompt
 from orchestrator.agents.protocol import ToolReply
 from orchestrator.daemon.context import DaemonContext
+from orchestrator.daemon.host_locks import held_here
 from orchestrator.daemon.sessions import drive_session, make_spec
 from orchestrator.domain.errors import AgentError, OrchestratorError
 from orchestrator.domain.lifecycle import RunStatus
@@ -290,6 +293,12 @@ class AutoOrganizer:
     running: set[str] = field(default_factory=set)
     #: Counter value at a failed run: the next try waits for N more new WOs, not a tight loop.
     _failed_at: dict[str, int] = field(default_factory=dict)
+    #: Projects another host organizes: not asked again before this (monotonic) time.
+    _elsewhere_until: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def _recheck_s(self) -> float:
+        return self.ctx.settings.daemon.heartbeat_interval_s
 
     async def poll(self, tg: anyio.abc.TaskGroup) -> int:
         """Start the organizer of every project that is due; returns how many started."""
@@ -302,6 +311,8 @@ class AutoOrganizer:
             failed_at = self._failed_at.get(project)
             if project in self.running or count < threshold:
                 continue
+            if time.monotonic() < self._elsewhere_until.get(project, 0.0):
+                continue
             if failed_at is not None and count < failed_at + threshold:
                 continue
             self.running.add(project)
@@ -311,7 +322,12 @@ class AutoOrganizer:
 
     async def _round(self, project: str, count: int) -> None:
         try:
-            async with self.ctx.limiter:
+            async with self.ctx.limiter, held_here(self.ctx, f"organize:{project}") as ours:
+                if not ours:
+                    # Another host organizes it now; its proposal consumes the new WOs.
+                    self._elsewhere_until[project] = time.monotonic() + self._recheck_s
+                    self.ctx.log.info("organize_held_elsewhere", project=project)
+                    return
                 outcome = await run_organizer(self.ctx, project, trigger="auto")
             if outcome.error is None:
                 self._failed_at.pop(project, None)

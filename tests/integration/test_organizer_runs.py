@@ -200,6 +200,30 @@ async def test_daemon_organizes_after_n_new_wos_and_auto_applies_assignments(
     assert approved[-1].data["auto"] is True
 
 
+async def test_a_project_another_host_organizes_is_not_organized_twice(
+    home: Path, tmp_path: Path
+) -> None:
+    """Daemons sharing a database: the one that holds ``organize:<project>`` organizes it;
+    the other leaves it alone meanwhile, and holds the lock only while its own run lasts."""
+    h = open_home(home)
+    h.add_project("demo", tmp_path / "demo")
+    h.store.create_track("demo", "api", "feature", goal="The API")
+    replace_settings(h, "organizer", auto_apply_incremental=True)
+    add_wos(h, "demo", 10)
+    assert h.store.try_lock("organize:demo", "daemon-elsewhere", 600.0)
+    _, runtime = await run_fake(h, place_in({"api": "api"}))
+    assert runtime.specs == [] and h.store.list_proposals("demo") == []
+    assert h.store.new_wo_counts()["demo"] == 10
+
+    h.store.unlock("organize:demo", "daemon-elsewhere")
+    _, runtime = await run_fake(h, place_in({"api": "api"}))
+    assert len(runtime.specs) == 1
+    (proposal,) = h.store.list_proposals("demo")
+    assert proposal.status == "approved"
+    # Released once the run ended: another host may take it at once.
+    assert h.store.try_lock("organize:demo", "daemon-elsewhere", 600.0)
+
+
 async def test_structural_incremental_proposals_wait_for_a_human(
     home: Path, tmp_path: Path
 ) -> None:

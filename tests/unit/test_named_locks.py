@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import anyio
 import pytest
 
+from orchestrator.daemon.host_locks import held_here
 from orchestrator.store.named_locks import LockTimeoutError
 from orchestrator.store.sqlite_store import SQLiteStore
 
@@ -50,3 +55,21 @@ def test_holding_waits_a_bounded_time_then_refuses(stores: list[SQLiteStore]) ->
     with b.holding("merge:p", "beta", 60.0, 1.0):
         assert not a.try_lock("merge:p", "alpha", 60.0)
     assert a.try_lock("merge:p", "alpha", 60.0)  # released at the block's end
+
+
+async def test_held_here_renews_the_lock_while_the_work_runs(stores: list[SQLiteStore]) -> None:
+    """A lock whose TTL is a fraction of the work's length stays held throughout (the
+    heartbeat renews it), is refused to the other host meanwhile and released at the end."""
+    a, b = stores
+    ttl_s = 0.3
+    daemon = SimpleNamespace(lease_ttl_s=ttl_s, heartbeat_interval_s=0.05)
+    ctx: Any = SimpleNamespace(store=a, daemon_id="alpha", settings=SimpleNamespace(daemon=daemon))
+    async with held_here(ctx, "organize:p") as ours:
+        assert ours
+        start = time.monotonic()
+        while time.monotonic() - start < 4 * ttl_s:
+            assert not b.try_lock("organize:p", "beta", 60.0)
+            await anyio.sleep(0.05)
+    assert b.try_lock("organize:p", "beta", 60.0)
+    async with held_here(ctx, "organize:p") as ours:
+        assert not ours  # beta holds it now
