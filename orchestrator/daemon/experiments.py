@@ -20,6 +20,7 @@ from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.experiment_eval import evaluate_variant
 from orchestrator.daemon.experiment_judge import decide_auto
 from orchestrator.daemon.experiment_landing import cleanup_variant, end, land
+from orchestrator.daemon.ownership import Ownership
 from orchestrator.daemon.workspace import activate_variant
 from orchestrator.domain.errors import OrchestratorError
 from orchestrator.domain.experiment import Experiment, ExperimentStatus
@@ -47,6 +48,9 @@ class ExperimentPump:
     """Advances every experiment in play; ``spawn`` starts a long step as a task."""
 
     ctx: DaemonContext
+    #: This host's track leases: a variant another host holds is evaluated there, in the
+    #: worktree its workers left (None: every variant is this host's).
+    ownership: Ownership | None = None
     #: Keys ("eval:<track>", "decide:<experiment>") of the long steps running now.
     running: set[str] = field(default_factory=set)
 
@@ -93,6 +97,8 @@ class ExperimentPump:
         key = f"eval:{step.track}" if step.kind == EVALUATE else f"decide:{experiment.id}"
         if key in self.running:
             return 0
+        if step.kind == EVALUATE and not await self._ours(step.track or ""):
+            return 0
 
         async def work() -> None:
             self.running.add(key)
@@ -111,6 +117,14 @@ class ExperimentPump:
             await work()
             return 1
         return 1 if spawn(step.track or key if step.kind == EVALUATE else key, work) else 0
+
+    async def _ours(self, track_id: str) -> bool:
+        """Whether this host may evaluate the variant: its lease is free or this host's
+        (taken now; a worktree another host left is rebuilt here first)."""
+        if self.ownership is None:
+            return True
+        track = await anyio.to_thread.run_sync(self.ctx.store.get_track, track_id)
+        return await self.ownership.take(track)
 
     def _now(self, experiment: Experiment, step: Step) -> None:
         """A short, synchronous step (run in a worker thread)."""

@@ -201,7 +201,7 @@ async def run_recover(
                             sessions.start_soon(_resume_one, ctx, ownership, action)
                 if resume:
                     # Experiments whose variants are done: evaluate, decide, land, clean up.
-                    await ExperimentPump(ctx).round()
+                    await ExperimentPump(ctx, ownership).round()
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):

@@ -82,9 +82,9 @@ class Supervisor:
         self.ctx = ctx
         self.state = SupervisorState()
         self.organizer = AutoOrganizer(ctx, on_done=self._wake)
-        self.experiments = ExperimentPump(ctx)
         #: The track leases this host holds (one daemon among several on a shared DB).
         self.ownership = Ownership(ctx)
+        self.experiments = ExperimentPump(ctx, self.ownership)
         #: The run's task group (set by ``_loop``): decisions are started in it, beside steps.
         self._tg: anyio.abc.TaskGroup | None = None
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
+import structlog
 
 from orchestrator.agents.fake_runtime import CallTool, Finish, Step, Write
 from orchestrator.agents.protocol import SessionSpec
-from orchestrator.daemon.context import RunOptions
+from orchestrator.daemon.context import DaemonContext, RunOptions
 from orchestrator.daemon.experiment_start import start_experiment
+from orchestrator.daemon.experiments import ExperimentPump
+from orchestrator.daemon.hosting import register_host
+from orchestrator.daemon.ownership import Ownership
 from orchestrator.domain.experiment import ExperimentStatus, VariantStatus
 from orchestrator.domain.experiment_spec import ExperimentSpec, HypothesisSpec
+from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from tests.integration.daemon_kit import Home, by_role, open_home, payload_of, run_fake, set_weights
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -89,3 +95,38 @@ async def test_a_variant_over_its_budget_is_disqualified(home: Path, tmp_path: P
         assert variant.eval_error is not None and "over its budget" in variant.eval_error
         assert not variant.runs  # never scored
     h.assert_nothing_live()
+
+
+async def test_a_variant_another_host_holds_is_evaluated_there_not_here(
+    home: Path, tmp_path: Path
+) -> None:
+    """On a shared database the pump evaluates a finished variant only once it holds the
+    variant track's lease: one another host holds is left to that host (its worktree)."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    _start(h, "e")
+    ctx = DaemonContext(
+        settings=h.settings,
+        store=h.store,
+        runtime=None,  # type: ignore[arg-type]  # no session: evaluations only
+        daemon_id="daemon-here",
+        options=RunOptions(max_agents=1),
+        limiter=anyio.CapacityLimiter(1),
+        log=structlog.get_logger("orchestrator.daemon"),
+    )
+    here = await register_host(ctx)
+    pump = ExperimentPump(ctx, Ownership(ctx))
+    await pump.round()  # activates both variants
+    for track in ("e-a", "e-b"):
+        for wo in h.store.list_work_orders(track=track):
+            run = h.store.claim_work_order(wo["id"], track, "daemon-here")
+            h.store.finish_run(run.id, RunStatus.SUCCEEDED, wo_status=WOStatus.DONE)
+    h.store.register_host("other", "elsewhere", str(tmp_path / "other"), None)
+    assert h.store.acquire_track_lease("e-a", "other", 600.0) is not None
+    await pump.round()
+    experiment = h.store.get_experiment("e")
+    assert experiment.variant("e-a").status is VariantStatus.RUNNING
+    assert not experiment.variant("e-a").runs
+    assert experiment.variant("e-b").status is not VariantStatus.RUNNING
+    lease = h.store.track_lease("e-b")
+    assert lease is not None and lease.host_id == here

@@ -15,7 +15,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.support.postgres import pg_url  # noqa: F401  (fixture)
@@ -27,6 +26,7 @@ from tests.support.shared_hosts import (
     WorkerRun,
     check_shared_run,
     shared_run,
+    worker_at_the_gate,
     worker_runs,
 )
 
@@ -50,22 +50,6 @@ def test_one_host_runs_the_backlog_through_the_remote(
         assert (host.home / "clones" / "app" / ".git").is_dir()
         figures = check_shared_run(run)
         print(f"one host: {took:.1f} s, {figures}")
-
-
-def _worker_at_the_gate(run: SharedRun) -> WorkerRun | None:
-    """A live worker run whose CLI is alive (the session is live) and whose check waits at
-    the gate (mid tool call), started by one of the test's daemons."""
-    at_gate = run.gate.arrived()
-    for worker in worker_runs(run):
-        if worker.status != "running" or worker.track_id not in at_gate:
-            continue
-        ((session_id, cli_pid),) = run.sql(
-            "SELECT session_id, cli_pid FROM agent_runs WHERE id = %s", worker.id
-        )
-        daemon = run.host_of_pid(worker.daemon_pid)
-        if daemon is not None and session_id and cli_pid and psutil.pid_exists(cli_pid):
-            return worker
-    return None
 
 
 def _no_daemon_failed(run: SharedRun, killed: Host | None = None) -> None:
@@ -103,7 +87,7 @@ def test_a_killed_hosts_tracks_are_taken_over_and_every_wo_is_done_once(
 
         def at_gate() -> WorkerRun | None:
             _no_daemon_failed(run)
-            return _worker_at_the_gate(run)
+            return worker_at_the_gate(run)
 
         live = wait_for(at_gate, 300, "a live worker session at the gate")
         victim = run.host_of_pid(live.daemon_pid)

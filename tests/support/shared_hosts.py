@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 
 from orchestrator.config import load_settings
@@ -299,6 +300,22 @@ def _assert_no_overlap(runs: Sequence[WorkerRun], kill: Kill | None, what: str) 
             f"{what}: run {after.id} started at {after.started_at} while {before.id} "
             f"(ended {_end_of(before, kill)}) was running"
         )
+
+
+def worker_at_the_gate(run: SharedRun) -> WorkerRun | None:
+    """A live worker run whose CLI is alive (the session is live) and whose check waits at
+    the gate (mid tool call), started by one of the test's daemons."""
+    at_gate = run.gate.arrived()
+    for worker in worker_runs(run):
+        if worker.status != "running" or worker.track_id not in at_gate:
+            continue
+        ((session_id, cli_pid),) = run.sql(
+            "SELECT session_id, cli_pid FROM agent_runs WHERE id = %s", worker.id
+        )
+        daemon = run.host_of_pid(worker.daemon_pid)
+        if daemon is not None and session_id and cli_pid and psutil.pid_exists(cli_pid):
+            return worker
+    return None
 
 
 def remote_wo_commits(run: SharedRun, branch: str = "main") -> Counter[str]:
