@@ -11,12 +11,12 @@ time (the database's ``merge:<project>`` lock), fetched first and pushed without
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import structlog
 
 from orchestrator.domain.errors import GitError
-from orchestrator.git.remote import merge_into_remote, push_refs
+from orchestrator.git.remote import merge_into_remote, push_refs, take_remote_branch
 from orchestrator.git.repo import GitRepo
 from orchestrator.store.contract import Store
 
@@ -48,13 +48,29 @@ def publish(store: Store, repo: GitRepo, track_id: str, refs: Sequence[str] = ()
 
 
 def merge_base(
-    store: Store, repo: GitRepo, project_id: str, base: str, branch: str, message: str
+    store: Store,
+    repo: GitRepo,
+    project_id: str,
+    base: str,
+    branch: str,
+    message: str,
+    add_files: Mapping[str, str] | None = None,
 ) -> str:
     """Merge ``branch`` into ``base``: through the project's remote when it has one (under
     the database's merge lock), else locally as before. The base's new tip."""
     project = store.get_project(project_id)
     if not project.remote:
-        return repo.merge_no_ff(base, branch, message)
+        return repo.merge_no_ff(base, branch, message, add_files)
     holder = store.here[0] if store.here is not None else str(repo.path)
     with store.holding(f"merge:{project_id}", holder, MERGE_LOCK_TTL_S, MERGE_LOCK_WAIT_S):
-        return merge_into_remote(repo, project.remote, base, branch, message)
+        return merge_into_remote(repo, project.remote, base, branch, message, add_files)
+
+
+def bring_up_to_date(store: Store, repo: GitRepo, project_id: str, branches: Sequence[str]) -> None:
+    """Before a merge decided from the database (an experiment's landing): the local
+    ``branches`` fast-forwarded to the remote's (created when only the remote has them: a
+    variant another host worked). Nothing for a project without a remote."""
+    remote = store.get_project(project_id).remote
+    if remote:
+        for branch in branches:
+            take_remote_branch(repo, remote, branch)

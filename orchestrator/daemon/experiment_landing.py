@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config import Settings
+from orchestrator.daemon.exchange import bring_up_to_date, merge_base
 from orchestrator.domain.errors import GitError, MergeConflictError
 from orchestrator.domain.experiment import Experiment, ExperimentStatus
 from orchestrator.domain.experiment_report import (
@@ -87,6 +88,7 @@ def land(store: Store, settings: Settings, experiment_id: str, log: Any) -> Expe
     base = experiment.base_branch
     report = str(report_file(settings, experiment.id))
     try:
+        bring_up_to_date(store, repo, project.id, [base, track.branch])
         tip = repo.head(track.branch)
         merge = repo.merge_of(base, tip) if repo.is_merged(tip, base) else None
         if merge is None and repo.is_merged(tip, base):
@@ -96,7 +98,10 @@ def land(store: Store, settings: Settings, experiment_id: str, log: Any) -> Expe
             day = datetime.now(UTC).strftime("%Y-%m-%d")
             decided = replace(experiment, merge_commit=None)
             text = render_adr(decided, number, _problem(store, experiment.id), report, day)
-            merge = repo.merge_no_ff(
+            merge = merge_base(
+                store,
+                repo,
+                project.id,
                 base,
                 track.branch,
                 merge_message(experiment),

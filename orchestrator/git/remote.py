@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -127,14 +127,20 @@ def fetch_ref(repo: GitRepo, remote: str, ref: str) -> str | None:
 
 
 def merge_into_remote(
-    repo: GitRepo, remote: str, base_branch: str, branch: str, message: str
+    repo: GitRepo,
+    remote: str,
+    base_branch: str,
+    branch: str,
+    message: str,
+    add_files: Mapping[str, str] | None = None,
 ) -> str:
     """Merge ``branch`` into the remote's ``base_branch`` (no force); the base's new tip.
 
     Fetches the base, merges on top of its remote tip off to the side, pushes the merge
     commit as a fast-forward, then moves the local base there when it can fast-forward. A
     branch already merged is not merged again (a merge repeated after a crash is harmless).
-    MergeConflictError on a conflict; GitError after the bounded retries.
+    ``add_files`` go into the merge commit (an experiment's ADR). MergeConflictError on a
+    conflict; GitError after the bounded retries.
     """
     if not message.strip():
         raise GitError("empty merge message")
@@ -146,12 +152,19 @@ def merge_into_remote(
         reraise=True,
     ):
         with attempt:
-            merged = _merge_once(repo, remote, base_branch, branch, message)
+            merged = _merge_once(repo, remote, base_branch, branch, message, add_files)
     _follow(repo, base_branch, branch, merged)
     return merged
 
 
-def _merge_once(repo: GitRepo, remote: str, base_branch: str, branch: str, message: str) -> str:
+def _merge_once(
+    repo: GitRepo,
+    remote: str,
+    base_branch: str,
+    branch: str,
+    message: str,
+    add_files: Mapping[str, str] | None,
+) -> str:
     with repo.lock():
         remote_tip = fetch_branch(repo, remote, base_branch)
         if remote_tip is None:
@@ -159,7 +172,7 @@ def _merge_once(repo: GitRepo, remote: str, base_branch: str, branch: str, messa
         tip = repo.head(f"refs/heads/{branch}")
         if repo.is_merged(tip, remote_tip):
             return remote_tip
-        merged = _merge_commit(repo, base_branch, branch, remote_tip, tip, message)
+        merged = _merge_commit(repo, base_branch, branch, remote_tip, tip, message, add_files)
     push = repo.git(
         "push", "--porcelain", "--quiet", remote, f"{merged}:refs/heads/{base_branch}", check=False
     )

@@ -3,6 +3,7 @@ variants whatever the global agent says, budgets, and the variants' worker paylo
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import anyio
@@ -19,6 +20,8 @@ from orchestrator.daemon.ownership import Ownership
 from orchestrator.domain.experiment import ExperimentStatus, VariantStatus
 from orchestrator.domain.experiment_spec import ExperimentSpec, HypothesisSpec
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
+from orchestrator.git import run_git
+from tests.conftest import init_git_repo
 from tests.integration.daemon_kit import Home, by_role, open_home, payload_of, run_fake, set_weights
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -130,3 +133,22 @@ async def test_a_variant_another_host_holds_is_evaluated_there_not_here(
     assert experiment.variant("e-b").status is not VariantStatus.RUNNING
     lease = h.store.track_lease("e-b")
     assert lease is not None and lease.host_id == here
+
+
+async def test_a_winner_lands_on_the_remotes_base_with_its_adr(home: Path, tmp_path: Path) -> None:
+    """A project with a shared remote: the winner merges into the remote's base branch (the
+    ADR in the merge commit), as any track's merge does, not only into this checkout."""
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(bare)], check=True)
+    h = open_home(home)
+    repo = init_git_repo(tmp_path / "repo")
+    run_git(["push", "--quiet", str(bare), "main"], repo)
+    h.store.add_project("p", str(repo), "main", "", remote=f"file://{bare}")
+    _start(h, "e")
+    await run_fake(h, by_role(worker=hypothesis_worker), timeout=90)
+    experiment = h.store.get_experiment("e")
+    assert experiment.status is ExperimentStatus.MERGED and experiment.winner_track_id == "e-b"
+    assert run_git(["rev-parse", "refs/heads/main"], bare).stdout.strip() == experiment.merge_commit
+    landed = run_git(["ls-tree", "-r", "--name-only", "main"], bare).stdout.split()
+    assert experiment.adr_path in landed, landed
+    assert run_git(["fsck", "--strict"], bare, check=False).ok
