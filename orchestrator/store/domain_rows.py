@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus
 from orchestrator.domain.organization import OrganizeMode, ProposalRecord, ProposalStatus
+from orchestrator.domain.project import Project
 from orchestrator.domain.run import Run
 from orchestrator.domain.track import Track
-from orchestrator.store.tables import AgentRunRow, TrackProposalRow, TrackRow
+from orchestrator.store.tables import AgentRunRow, ProjectRow, TrackProposalRow, TrackRow
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -86,4 +87,18 @@ def proposal_of(row: TrackProposalRow) -> ProposalRecord:
         created_at=_aware_required(row.created_at),
         run_id=row.run_id,
         decided_at=aware(row.decided_at),
+    )
+
+
+def project_of(row: ProjectRow, path: str | None = None) -> Project:
+    """The one conversion of a project row; ``path``: this host's checkout, if not the row's."""
+    return Project(
+        id=row.id,
+        path=path or row.path,
+        base_branch=row.base_branch,
+        created_at=_aware_required(row.created_at),
+        check_command=row.check_command,
+        remote=row.remote,
+        host_id=row.host_id,
+        new_wos_since_organize=row.new_wos_since_organize,
     )

@@ -13,7 +13,9 @@ from pathlib import Path
 from sqlmodel import select
 
 from orchestrator.domain.errors import NotFoundError, ValidationError
+from orchestrator.domain.project import Project
 from orchestrator.store.base import StoreBase
+from orchestrator.store.domain_rows import project_of
 from orchestrator.store.tables import ProjectRow
 
 
@@ -31,7 +33,7 @@ class ProjectQueries(StoreBase):
         *,
         remote: str = "",
         host_id: str | None = None,
-    ) -> ProjectRow:
+    ) -> Project:
         with self.writing() as session:
             if session.get(ProjectRow, project_id) is not None:
                 raise ValidationError(f"project {project_id!r} already exists")
@@ -48,29 +50,27 @@ class ProjectQueries(StoreBase):
             )
             session.add(row)
             self.journal(session, "project_added", "project", project_id, path=path, remote=remote)
-        return row
+            return project_of(row)
 
-    def get_project(self, project_id: str) -> ProjectRow:
+    def get_project(self, project_id: str) -> Project:
         with self.reading() as session:
             row = session.get(ProjectRow, project_id)
         if row is None:
             raise NotFoundError(f"unknown project {project_id!r}")
         return self._here(row)
 
-    def list_projects(self) -> list[ProjectRow]:
+    def list_projects(self) -> list[Project]:
         with self.reading() as session:
             rows = list(session.exec(select(ProjectRow).order_by(ProjectRow.id)))
         return [self._here(r) for r in rows]
 
-    def _here(self, row: ProjectRow) -> ProjectRow:
-        """``row`` with this host's checkout as its path (a copy: nothing is written back)."""
+    def _here(self, row: ProjectRow) -> Project:
+        """``row`` as a Project whose path is this host's checkout."""
         if self.here is None or not row.remote or row.host_id in (None, self.here[0]):
-            return row
-        local = ProjectRow.model_validate(row.model_dump())
-        local.path = str(self.here[1] / row.id)
-        return local
+            return project_of(row)
+        return project_of(row, str(self.here[1] / row.id))
 
-    def only_project(self) -> ProjectRow:
+    def only_project(self) -> Project:
         """The single project of this home (for commands where --project may be left out)."""
         projects = self.list_projects()
         if len(projects) != 1:

@@ -29,6 +29,7 @@ from orchestrator.domain.errors import (
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus, WOStatus
 from orchestrator.domain.models import WorkOrder
 from orchestrator.domain.organization import OrganizeMode
+from orchestrator.domain.project import Project
 from orchestrator.domain.proposal import validate_proposal
 from orchestrator.domain.run import Run
 from orchestrator.store.claims import ClaimConflictError
@@ -92,7 +93,9 @@ def _ready_wo_on_track(store: Store, title: str, track: str) -> str:
 def projects_work_orders_and_tracks(store: Store) -> None:
     _project(store)
     assert [p.id for p in store.list_projects()] == [PROJECT]
-    assert store.get_project(PROJECT).base_branch == "main"
+    project = store.get_project(PROJECT)
+    assert isinstance(project, Project) and project.base_branch == "main"
+    assert project.created_at.tzinfo is not None, "times leave the store aware (UTC)"
     first = _wo(store, "First", priority=1, tags=("a",))
     second = _wo(store, "Second", depends_on=(first,))
     assert first != second and {first, second} <= store.wo_ids()

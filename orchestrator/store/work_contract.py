@@ -16,10 +16,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
 from orchestrator.domain.models import WorkOrder
+from orchestrator.domain.project import Project
 from orchestrator.domain.run import WorkOrderOutcome
 from orchestrator.domain.track import Track
 from orchestrator.store.retries import RETRYABLE_WO_STATUSES, RetryResult
-from orchestrator.store.tables import ProjectRow, WorkOrderRow
+from orchestrator.store.tables import WorkOrderRow
 
 
 @runtime_checkable
@@ -41,20 +42,20 @@ class ProjectStore(Protocol):
         *,
         remote: str = "",
         host_id: str | None = None,
-    ) -> ProjectRow:
+    ) -> Project:
         """Register a repository (with the shared ``remote`` its hosts exchange work
         through, added by ``host_id``); a taken id is a ``ValidationError``."""
         ...
 
-    def get_project(self, project_id: str) -> ProjectRow:
+    def get_project(self, project_id: str) -> Project:
         """The project (its path this host's checkout), or ``NotFoundError``."""
         ...
 
-    def list_projects(self) -> list[ProjectRow]:
+    def list_projects(self) -> list[Project]:
         """Every project, by id."""
         ...
 
-    def only_project(self) -> ProjectRow:
+    def only_project(self) -> Project:
         """The single project of this home (for commands where --project may be left out);
         ``ValidationError`` when there are none or several."""
         ...
