@@ -78,3 +78,18 @@ class Takeover:
 
     lease: TrackLease
     previous_host: str
+
+
+@dataclass(frozen=True)
+class DaemonLease:
+    """A home's daemon lease: who holds it (the daemon id), on which process and machine,
+    until when unless renewed, and whether `orch stop` asked it to stop."""
+
+    holder: str
+    pid: int
+    hostname: str
+    acquired_at: datetime
+    heartbeat_at: datetime
+    expires_at: datetime
+    host_id: str | None = None
+    stop_requested: bool = False

@@ -9,18 +9,46 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from orchestrator.domain.errors import DaemonRunningError
+from orchestrator.domain.hosts import DaemonLease
 from orchestrator.store.base import StoreBase
+from orchestrator.store.hosts import aware
 from orchestrator.store.locks import Serial, serialize
 from orchestrator.store.tables import DaemonLeaseRow, utcnow
 
 
-def holder_alive(lease: DaemonLeaseRow) -> bool:
+class _Lease(Protocol):
+    """What liveness reads of a lease, as a row or as the domain DaemonLease."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def hostname(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+def daemon_lease_of(row: DaemonLeaseRow) -> DaemonLease:
+    """The one conversion of a daemon lease row (times aware UTC)."""
+    return DaemonLease(
+        holder=row.holder,
+        pid=row.pid,
+        hostname=row.hostname,
+        acquired_at=aware(row.acquired_at),
+        heartbeat_at=aware(row.heartbeat_at),
+        expires_at=aware(row.expires_at),
+        host_id=row.host_id,
+        stop_requested=row.stop_requested,
+    )
+
+
+def holder_alive(lease: _Lease) -> bool:
     """False when the lease's daemon ran on this host and its process is gone (killed).
 
     Lets a new daemon or `orch recover` start at once after a kill -9 instead of waiting out
@@ -37,8 +65,8 @@ def holder_alive(lease: DaemonLeaseRow) -> bool:
     return True
 
 
-def lease_is_live(lease: DaemonLeaseRow | None) -> bool:
-    return lease is not None and lease.expires_at > utcnow() and holder_alive(lease)
+def lease_is_live(lease: _Lease | None) -> bool:
+    return lease is not None and aware(lease.expires_at) > utcnow() and holder_alive(lease)
 
 
 #: The stop reason of a daemon asked to stop by `orch stop`.
@@ -60,7 +88,7 @@ class LeaseQueries(StoreBase):
         statement = statement.order_by(col(DaemonLeaseRow.id))
         return session.exec(statement.with_for_update() if lock else statement).first()
 
-    def acquire_lease(self, holder: str, pid: int, hostname: str, ttl_s: float) -> DaemonLeaseRow:
+    def acquire_lease(self, holder: str, pid: int, hostname: str, ttl_s: float) -> DaemonLease:
         """Take the lease, or raise DaemonRunningError while another live daemon holds it."""
         with self.writing() as session:
             # The row may not exist yet: a row lock cannot cover its insert (store.locks).
@@ -90,7 +118,7 @@ class LeaseQueries(StoreBase):
             lease.stop_requested = False
             session.add(lease)
             self.journal(session, "lease_acquired", "daemon", holder, pid=pid, previous=previous)
-            return lease
+            return daemon_lease_of(lease)
 
     def heartbeat(self, holder: str, ttl_s: float) -> bool:
         """Extend the lease; False when it is no longer ours or a stop was requested."""
@@ -119,7 +147,7 @@ class LeaseQueries(StoreBase):
                 session.add(lease)
                 self.journal(session, "lease_released", "daemon", holder)
 
-    def request_stop(self) -> DaemonLeaseRow | None:
+    def request_stop(self) -> DaemonLease | None:
         """Ask this home's live daemon (if any) to stop gracefully at its next heartbeat."""
         with self.writing() as session:
             lease = self._own_lease(session, lock=True)
@@ -128,14 +156,15 @@ class LeaseQueries(StoreBase):
             lease.stop_requested = True
             session.add(lease)
             self.journal(session, "stop_requested", "daemon", lease.holder)
-            return lease
+            return daemon_lease_of(lease)
 
-    def current_lease(self) -> DaemonLeaseRow | None:
-        """This home's lease row, live or not (None if no daemon of it ever ran)."""
+    def current_lease(self) -> DaemonLease | None:
+        """This home's lease, live or not (None if no daemon of it ever ran)."""
         with self.reading() as session:
-            return self._own_lease(session)
+            row = self._own_lease(session)
+            return daemon_lease_of(row) if row is not None else None
 
-    def lease_is_live(self, lease: DaemonLeaseRow | None) -> bool:
+    def lease_is_live(self, lease: DaemonLease | None) -> bool:
         return lease_is_live(lease)
 
     def live_daemons(self) -> set[str]:

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from orchestrator.domain.checkpoint import CheckpointRecord
+from orchestrator.domain.hosts import DaemonLease
 from orchestrator.domain.journal import JournalEvent
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.parking import Park
 from orchestrator.domain.roles import Role
 from orchestrator.domain.run import Run
-from orchestrator.store.tables import CheckpointRow, DaemonLeaseRow
+from orchestrator.store.tables import CheckpointRow
 
 if TYPE_CHECKING:
     # The SDK loads its MCP web stack: not on the read commands' path.
@@ -143,7 +144,7 @@ class CheckpointStore(Protocol):
 
 @runtime_checkable
 class LeaseStore(Protocol):
-    def acquire_lease(self, holder: str, pid: int, hostname: str, ttl_s: float) -> DaemonLeaseRow:
+    def acquire_lease(self, holder: str, pid: int, hostname: str, ttl_s: float) -> DaemonLease:
         """Take this home's daemon lease (or renew our own), or raise ``DaemonRunningError``
         while another live daemon holds it; an expired lease is taken over."""
         ...
@@ -160,11 +161,11 @@ class LeaseStore(Protocol):
         """Give the lease up (only ``holder``'s own)."""
         ...
 
-    def request_stop(self) -> DaemonLeaseRow | None:
+    def request_stop(self) -> DaemonLease | None:
         """Ask the live daemon (if any) to stop gracefully at its next heartbeat."""
         ...
 
-    def current_lease(self) -> DaemonLeaseRow | None:
+    def current_lease(self) -> DaemonLease | None:
         """This home's lease row, live or not (None if no daemon of it ever ran). Each host
         sharing a database has its own (the store's ``host_key``)."""
         ...
@@ -180,7 +181,7 @@ class LeaseStore(Protocol):
         (``orch organize`` and other one-shot commands) are in neither set."""
         ...
 
-    def lease_is_live(self, lease: DaemonLeaseRow | None) -> bool:
+    def lease_is_live(self, lease: DaemonLease | None) -> bool:
         """Whether ``lease`` is unexpired and its process alive (on this host)."""
         ...
 
