@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,22 @@ class CheckpointRecord:
 
     def verify(self, checksum: str) -> bool:
         return self.checksum() == checksum
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A stored checkpoint: its record's fields, the checksum stored with it, its id."""
+
+    id: int
+    track_id: str
+    run_id: str | None
+    wo_id: str | None
+    attempt: int
+    session_id: str | None
+    head_sha: str | None
+    snapshot_ref: str | None
+    snapshot_sha: str | None
+    cost_usd: float
+    reason: str
+    checksum: str
+    created_at: datetime

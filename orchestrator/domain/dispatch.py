@@ -64,3 +64,15 @@ def share_within_groups(
         if group is not None:
             result[track_id] = sum(members[group]) / len(members[group])
     return result
+
+
+@dataclass(frozen=True)
+class Directive:
+    """The global agent's word on the tracks: weights (share of the slots) and budgets."""
+
+    id: int
+    weights: dict[str, float]
+    budgets: dict[str, float]
+    reason: str
+    created_at: datetime
+    run_id: str | None = None

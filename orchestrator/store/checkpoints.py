@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import col, func, select
 
-from orchestrator.domain.checkpoint import CheckpointRecord
+from orchestrator.domain.checkpoint import Checkpoint, CheckpointRecord
 from orchestrator.store.base import StoreBase
+from orchestrator.store.hosts import aware
 from orchestrator.store.tables import CheckpointRow
 
 
@@ -43,7 +44,7 @@ class CheckpointQueries(StoreBase):
             ).one()
         return int(newest) if newest is not None else None
 
-    def add_checkpoint(self, record: CheckpointRecord) -> CheckpointRow:
+    def add_checkpoint(self, record: CheckpointRecord) -> Checkpoint:
         with self.writing() as session:
             row = CheckpointRow(
                 track_id=record.track_id,
@@ -70,11 +71,9 @@ class CheckpointQueries(StoreBase):
                 reason=record.reason,
                 checkpoint=row.id,
             )
-            return row
+            return checkpoint_of(row)
 
-    def latest_good_checkpoint(
-        self, track_id: str
-    ) -> tuple[CheckpointRow | None, list[CheckpointRow]]:
+    def latest_good_checkpoint(self, track_id: str) -> tuple[Checkpoint | None, list[Checkpoint]]:
         """The newest checkpoint whose checksum verifies, and the corrupt ones skipped."""
         with self.reading() as session:
             rows = list(
@@ -84,9 +83,29 @@ class CheckpointQueries(StoreBase):
                     .order_by(col(CheckpointRow.id).desc())
                 )
             )
-        corrupt: list[CheckpointRow] = []
+        corrupt: list[Checkpoint] = []
         for row in rows:
             if _record(row).verify(row.checksum):
-                return row, corrupt
-            corrupt.append(row)
+                return checkpoint_of(row), corrupt
+            corrupt.append(checkpoint_of(row))
         return None, corrupt
+
+
+def checkpoint_of(row: CheckpointRow) -> Checkpoint:
+    """The one conversion of a checkpoint row (a flushed one: its id is set)."""
+    assert row.id is not None
+    return Checkpoint(
+        id=row.id,
+        track_id=row.track_id,
+        run_id=row.run_id,
+        wo_id=row.wo_id,
+        attempt=row.attempt,
+        session_id=row.session_id,
+        head_sha=row.head_sha,
+        snapshot_ref=row.snapshot_ref,
+        snapshot_sha=row.snapshot_sha,
+        cost_usd=row.cost_usd,
+        reason=row.reason,
+        checksum=row.checksum,
+        created_at=aware(row.created_at),
+    )

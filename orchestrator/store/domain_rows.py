@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from orchestrator.domain.dispatch import Directive
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus
 from orchestrator.domain.organization import OrganizeMode, ProposalRecord, ProposalStatus
 from orchestrator.domain.project import Project
 from orchestrator.domain.run import Run
 from orchestrator.domain.track import Track
-from orchestrator.store.tables import AgentRunRow, ProjectRow, TrackProposalRow, TrackRow
+from orchestrator.store.tables import (
+    AgentRunRow,
+    DirectiveRow,
+    ProjectRow,
+    TrackProposalRow,
+    TrackRow,
+)
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -101,4 +108,17 @@ def project_of(row: ProjectRow, path: str | None = None) -> Project:
         remote=row.remote,
         host_id=row.host_id,
         new_wos_since_organize=row.new_wos_since_organize,
+    )
+
+
+def directive_of(row: DirectiveRow) -> Directive:
+    """The one conversion of a directive row (a flushed one: its id is set)."""
+    assert row.id is not None
+    return Directive(
+        id=row.id,
+        weights={k: float(v) for k, v in row.weights.items()},
+        budgets={k: float(v) for k, v in row.budgets.items()},
+        reason=row.reason,
+        created_at=_aware_required(row.created_at),
+        run_id=row.run_id,
     )

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from orchestrator.domain.dispatch import Directive
 from orchestrator.domain.lifecycle import TrackStatus
 from orchestrator.domain.organization import OrganizeMode, OrgState, ProposalRecord
 from orchestrator.store.planning import TrackWork
 from orchestrator.store.proposals import ApplyResult
-from orchestrator.store.tables import DirectiveRow
 
 
 @runtime_checkable
@@ -47,11 +47,11 @@ class PlanningStore(Protocol):
         reason: str,
         run_id: str | None = None,
         budgets: dict[str, float] | None = None,
-    ) -> DirectiveRow:
+    ) -> Directive:
         """Store the global agent's directive and apply its weights/budgets to the tracks."""
         ...
 
-    def latest_directive(self) -> DirectiveRow | None:
+    def latest_directive(self) -> Directive | None:
         """The newest directive, if any."""
         ...
 

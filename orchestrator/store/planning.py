@@ -11,10 +11,11 @@ from sqlalchemy import exists, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from orchestrator.domain.dispatch import Directive
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
 from orchestrator.domain.track import Track
 from orchestrator.store.base import StoreBase, driver_of
-from orchestrator.store.domain_rows import track_of
+from orchestrator.store.domain_rows import directive_of, track_of
 from orchestrator.store.tables import DirectiveRow, TrackRow, WOTrackRow
 
 #: WO statuses that may still be started (dependencies permitting).
@@ -293,7 +294,7 @@ class PlanningQueries(StoreBase):
         reason: str,
         run_id: str | None = None,
         budgets: dict[str, float] | None = None,
-    ) -> DirectiveRow:
+    ) -> Directive:
         """Store the global agent's directive and apply its weights/budgets to the tracks."""
         with self.writing() as session:
             for track_id, weight in weights.items():
@@ -318,7 +319,8 @@ class PlanningQueries(StoreBase):
                 budgets=budgets or {},
                 reason=reason,
             )
-            return row
+            session.flush()
+            return directive_of(row)
 
     def note_progress(self, track_id: str, run_id: str | None, report: dict[str, Any]) -> None:
         """A project agent's progress report: journaled; a blocked reason is kept on the track."""

@@ -14,14 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from orchestrator.domain.checkpoint import CheckpointRecord
+from orchestrator.domain.checkpoint import Checkpoint, CheckpointRecord
 from orchestrator.domain.hosts import DaemonLease
 from orchestrator.domain.journal import JournalEvent
 from orchestrator.domain.lifecycle import RunStatus, WOStatus
 from orchestrator.domain.parking import Park
 from orchestrator.domain.roles import Role
 from orchestrator.domain.run import Run
-from orchestrator.store.tables import CheckpointRow
 
 if TYPE_CHECKING:
     # The SDK loads its MCP web stack: not on the read commands' path.
@@ -131,13 +130,11 @@ class CheckpointStore(Protocol):
         """The id of the track's newest checkpoint (None: it has none)."""
         ...
 
-    def add_checkpoint(self, record: CheckpointRecord) -> CheckpointRow:
+    def add_checkpoint(self, record: CheckpointRecord) -> Checkpoint:
         """Store a checkpoint as recorded (checksum included). Journal: ``checkpoint``."""
         ...
 
-    def latest_good_checkpoint(
-        self, track_id: str
-    ) -> tuple[CheckpointRow | None, list[CheckpointRow]]:
+    def latest_good_checkpoint(self, track_id: str) -> tuple[Checkpoint | None, list[Checkpoint]]:
         """The newest checkpoint whose checksum verifies, and the corrupt ones skipped."""
         ...
 

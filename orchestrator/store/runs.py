@@ -6,11 +6,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from orchestrator.domain.dispatch import Directive
 from orchestrator.domain.errors import NotFoundError
 from orchestrator.domain.lifecycle import RunStatus
 from orchestrator.domain.run import Run
 from orchestrator.store.base import StoreBase
-from orchestrator.store.domain_rows import run_of
+from orchestrator.store.domain_rows import directive_of, run_of
 from orchestrator.store.tables import AgentRunRow, DirectiveRow
 
 
@@ -45,6 +46,7 @@ class RunQueries(StoreBase):
             for r in self.list_runs(status=RunStatus.RUNNING.value)
         ]
 
-    def latest_directive(self) -> DirectiveRow | None:
+    def latest_directive(self) -> Directive | None:
         with self.reading() as session:
-            return session.exec(select(DirectiveRow).order_by(col(DirectiveRow.id).desc())).first()
+            row = session.exec(select(DirectiveRow).order_by(col(DirectiveRow.id).desc())).first()
+            return directive_of(row) if row is not None else None
