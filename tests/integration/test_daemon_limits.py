@@ -71,7 +71,8 @@ async def test_budget_stops_the_run_cleanly(home: Path, tmp_path: Path) -> None:
     for run in h.runs("worker"):
         if run.status == "interrupted":
             assert statuses[str(run.wo_id)] == "ready"
-            assert run.session_id is not None
+            # A session the stop reached before it began (a loaded machine) had none to keep.
+            assert run.session_id is not None or (run.turns == 0 and run.cost_usd == 0), run
 
 
 async def test_deadline_stops_hanging_workers(home: Path, tmp_path: Path) -> None:
