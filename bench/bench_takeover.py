@@ -11,8 +11,9 @@ and the gate opens. Timed from the kill, from the database's own records:
 - the track's next session: the first worker run a survivor starts on it (the resumed
   session; its first request at the simulator follows after a CLI start, ~1 s alone).
 
-The floor is the lease's time to live (``daemon.lease_ttl_s``, 6 s here, as in the tests)
-plus up to one heartbeat (0.5 s). The run then goes to its end and is checked like the test.
+Expect about the lease's time to live (``daemon.lease_ttl_s``, 6 s here, as in the tests),
+counted from the dead host's last heartbeat (up to 0.5 s before the kill), plus up to one of
+the thief's heartbeats. The run then goes to its end and is checked like the test.
 
 Usage::
 

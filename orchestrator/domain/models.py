@@ -68,6 +68,20 @@ class WorkOrder:
 
 
 @dataclass(frozen=True)
+class WorkOrderRecord:
+    """What the store keeps about a WO beyond its text: where it came from, its attempts,
+    its last error and the commit that settled it."""
+
+    id: str
+    project_id: str
+    status: WOStatus
+    source: str = "cli"
+    attempts: int = 0
+    last_error: str | None = None
+    done_commit: str | None = None
+
+
+@dataclass(frozen=True)
 class TrackSummary:
     """What the global agent sees of a track: never its WOs."""
 

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from orchestrator.domain.lifecycle import TrackStatus, WOStatus
-from orchestrator.domain.models import WorkOrder
+from orchestrator.domain.models import WorkOrder, WorkOrderRecord
 from orchestrator.domain.project import Project
 from orchestrator.domain.run import WorkOrderOutcome
 from orchestrator.domain.track import Track
 from orchestrator.store.retries import RETRYABLE_WO_STATUSES, RetryResult
-from orchestrator.store.tables import WorkOrderRow
 
 
 @runtime_checkable
@@ -71,8 +70,8 @@ class WorkOrderStore(Protocol):
         """Every WO's ``depends_on``, by id (for validating an import batch)."""
         ...
 
-    def get_work_order(self, wo_id: str) -> tuple[WorkOrderRow, WorkOrder, list[str]]:
-        """The row, its domain object, and the ids of the tracks it belongs to."""
+    def get_work_order(self, wo_id: str) -> tuple[WorkOrderRecord, WorkOrder, list[str]]:
+        """What is kept about it, the WO itself, and the ids of the tracks it belongs to."""
         ...
 
     def list_work_orders(
@@ -116,7 +115,7 @@ class WorkOrderStore(Protocol):
         reason: str = "",
         run_id: str | None = None,
         **fields: Any,
-    ) -> WorkOrderRow:
+    ) -> None:
         """Move a WO through its lifecycle (an illegal move is ``IllegalTransitionError``);
         ``fields`` are set on the row too. Journal: ``wo_status``."""
         ...

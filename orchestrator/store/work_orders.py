@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from orchestrator.domain.errors import NotFoundError, ValidationError
 from orchestrator.domain.ids import format_wo_id, parse_wo_id, validate_wo_id
 from orchestrator.domain.lifecycle import WOStatus, check_transition
-from orchestrator.domain.models import WorkOrder
+from orchestrator.domain.models import WorkOrder, WorkOrderRecord
 from orchestrator.domain.wo_graph import find_cycle
 from orchestrator.store import read_queries
 from orchestrator.store.base import StoreBase, driver_of
@@ -110,13 +110,22 @@ class WorkOrderQueries(StoreBase):
         with self.reading() as session:
             return set(session.exec(select(WorkOrderRow.id)))
 
-    def get_work_order(self, wo_id: str) -> tuple[WorkOrderRow, WorkOrder, list[str]]:
-        """The row, its domain object, and the ids of the tracks it belongs to."""
+    def get_work_order(self, wo_id: str) -> tuple[WorkOrderRecord, WorkOrder, list[str]]:
+        """What is kept about it, the WO itself, and the ids of the tracks it belongs to."""
         with self.reading() as session:
             row = self.get_wo_row(session, wo_id)
             deps = self.dependencies(session, [wo_id]).get(wo_id, [])
             tracks = self.wo_tracks(session, [wo_id]).get(wo_id, [])
-        return row, row_to_wo(row, deps), tracks
+        record = WorkOrderRecord(
+            id=row.id,
+            project_id=row.project_id,
+            status=WOStatus(row.status),
+            source=row.source,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            done_commit=row.done_commit,
+        )
+        return record, row_to_wo(row, deps), tracks
 
     def list_work_orders(
         self,
@@ -308,13 +317,14 @@ class WorkOrderQueries(StoreBase):
         run_id: str | None = None,
         session: Session | None = None,
         **fields: Any,
-    ) -> WorkOrderRow:
+    ) -> None:
         """Move a WO through its lifecycle (journaled); ``fields`` are set on the row too."""
         if session is None:
             with self.writing() as own:
-                return self.set_wo_status(
+                self.set_wo_status(
                     wo_id, target, reason=reason, run_id=run_id, session=own, **fields
                 )
+                return
         row = locked_row(session, WorkOrderRow, wo_id)
         if row is None:
             raise NotFoundError(f"unknown work order {wo_id!r}")
@@ -335,4 +345,3 @@ class WorkOrderQueries(StoreBase):
             run_id=run_id,
             reason=reason,
         )
-        return row
