@@ -9,6 +9,7 @@ backend class (they use ``store.contract.Store``; ``open_store`` builds it).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import orchestrator
@@ -59,3 +60,36 @@ def test_the_check_sees_the_package() -> None:
 def test_nothing_above_the_store_uses_the_database() -> None:
     offences = [line for path in _above_the_store() for line in _offences(path)]
     assert offences == []
+
+
+def _table_names() -> set[str]:
+    """The names of the store's table classes (SQLModel rows)."""
+    from sqlmodel import SQLModel
+
+    from orchestrator.store import tables
+
+    return {
+        name
+        for name, value in vars(tables).items()
+        if isinstance(value, type) and issubclass(value, SQLModel) and value is not SQLModel
+    }
+
+
+def test_the_store_contract_hands_out_no_table_row() -> None:
+    """Every method of the Store Protocol returns domain types (or plain data), never a row
+    (the annotations are read as written: some name types imported only for type checking)."""
+    from orchestrator.store.contract import Store
+
+    tables = _table_names()
+    assert {"AgentRunRow", "ProjectRow", "TrackProposalRow"} <= tables
+    methods = {
+        name: getattr(Store, name)
+        for name in dir(Store)
+        if not name.startswith("_") and callable(getattr(Store, name))
+    }
+    assert len(methods) > 80 and "get_project" in methods
+    returns = {name: str(m.__annotations__.get("return", "")) for name, m in methods.items()}
+    offending = {
+        name: sorted(set(re.findall(r"\w+", text)) & tables) for name, text in returns.items()
+    }
+    assert {name: rows for name, rows in offending.items() if rows} == {}
