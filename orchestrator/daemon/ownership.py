@@ -12,7 +12,7 @@ dispatch resumes the interrupted session from the shared transcript store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -91,11 +91,13 @@ class Ownership:
         lost, self.held = self.held - still, still
         return lost
 
-    async def release_inactive(self) -> list[str]:
+    async def release_inactive(self, in_use: Collection[str] = ()) -> list[str]:
         """Give up the leases of held tracks that left ``active`` (finished, paused,
-        failed): another host may take them up when they come back."""
+        failed): another host may take them up when they come back. Tracks ``in_use`` (a
+        step still running on them: a worker draining, a paused variant's evaluation) keep
+        theirs until it ends."""
         released = []
-        for track_id in sorted(self.held):
+        for track_id in sorted(self.held - set(in_use)):
             track = await anyio.to_thread.run_sync(self.ctx.store.get_track, track_id)
             if track.status != TrackStatus.ACTIVE.value:
                 await self.release(track_id)

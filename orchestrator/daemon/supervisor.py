@@ -205,7 +205,7 @@ class Supervisor:
             scope = self.state.track_scopes.get(track_id)
             if scope is not None:
                 scope.cancel()
-        await self.ownership.release_inactive()
+        await self.ownership.release_inactive(in_use=set(self.state.track_scopes))
         if ctx.stop_reason is None and await self.ownership.take_over():
             self._wake()
         # A dead daemon's decision runs: on a shared store no restart of its own may come.

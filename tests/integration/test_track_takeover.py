@@ -24,7 +24,7 @@ from orchestrator.daemon.checkpoints import write_checkpoint_sync
 from orchestrator.daemon.context import DaemonContext, RunOptions
 from orchestrator.daemon.ownership import Ownership
 from orchestrator.daemon.workspace import activate_track
-from orchestrator.domain.lifecycle import RunStatus
+from orchestrator.domain.lifecycle import RunStatus, TrackStatus
 from orchestrator.domain.roles import Role
 from orchestrator.git import GitRepo, run_git
 from orchestrator.git.testing import write_files
@@ -52,6 +52,19 @@ def bare(tmp_path: Path) -> Path:
     path = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True)
     return path
+
+
+def _context(home: Home) -> DaemonContext:
+    """A daemon context for calling ``Ownership`` directly: no session runs through it."""
+    return DaemonContext(
+        settings=home.settings,
+        store=home.store,
+        runtime=None,  # type: ignore[arg-type]
+        daemon_id=f"daemon-{home.path.name}",
+        options=RunOptions(max_agents=1),
+        limiter=anyio.CapacityLimiter(1),
+        log=structlog.get_logger("orchestrator.daemon"),
+    )
 
 
 async def alpha_dies_mid_wo(alpha: Home, bare: Path) -> tuple[str, list[str]]:
@@ -198,16 +211,7 @@ async def test_a_track_counts_as_adopting_from_before_its_lease_is_stolen(
     alpha = placed(tmp_path / "alpha", "alpha", url)
     await alpha_dies_mid_wo(alpha, bare)
     beta = placed(tmp_path / "beta", "beta", url)
-    ctx = DaemonContext(
-        settings=beta.settings,
-        store=beta.store,
-        runtime=None,  # type: ignore[arg-type]  # the steal is refused: nothing runs
-        daemon_id="daemon-beta",
-        options=RunOptions(max_agents=1),
-        limiter=anyio.CapacityLimiter(1),
-        log=structlog.get_logger("orchestrator.daemon"),
-    )
-    ownership = Ownership(ctx)
+    ownership = Ownership(_context(beta))
     adopting_at_steal: list[set[str]] = []
 
     def steal_refused(track_id: str, host: str, ttl_s: float) -> None:
@@ -223,3 +227,26 @@ async def test_a_track_counts_as_adopting_from_before_its_lease_is_stolen(
     assert ownership.adopting == set() and ownership.held == set()
     alpha.store.close()
     beta.store.close()
+
+
+async def test_a_track_left_active_keeps_its_lease_while_a_step_still_runs_on_it(
+    tmp_path: Path,
+) -> None:
+    """A paused track's lease is given up at the heartbeat, but not while a step (a worker
+    draining, a paused variant's evaluation) still runs on it: another host could start
+    the same work meanwhile."""
+    (tmp_path / "alpha" / "state").mkdir(parents=True)
+    alpha = placed(tmp_path / "alpha", "alpha", f"sqlite:///{tmp_path / 'shared.db'}")
+    repo = init_git_repo(tmp_path / "repos" / "demo")
+    alpha.store.add_project("demo", str(repo), "main", "", host_id="alpha")
+    alpha.add_track("demo", "t1", 1)
+    alpha.store.register_host("alpha", socket.gethostname(), str(alpha.path), os.getpid())
+    ownership = Ownership(_context(alpha))
+    assert await ownership.take(alpha.store.get_track("t1"))
+    alpha.store.set_track_status("t1", TrackStatus.PAUSED, reason="by hand")
+    assert await ownership.release_inactive(in_use={"t1"}) == []
+    lease = alpha.store.track_lease("t1")
+    assert lease is not None and lease.host_id == "alpha"
+    assert await ownership.release_inactive() == ["t1"]
+    assert alpha.store.track_lease("t1") is None
+    alpha.store.close()
