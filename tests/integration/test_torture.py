@@ -31,7 +31,7 @@ def _env(home: Path) -> dict[str, str]:
         **os.environ,
         "ORCH_HOME": str(home),
         "ORCH_MODEL_BACKEND": "sim",
-        "ORCH_MODEL_SIM_FAULTS": "latency:200ms",
+        "ORCH_MODEL_SIM_FAULTS": "latency:400ms",
         # Short heartbeats: a killed daemon is noticed by its dead pid anyway.
         "ORCH_DAEMON_HEARTBEAT_INTERVAL_S": "1",
     }
@@ -81,11 +81,11 @@ def test_sigkill_torture_loses_nothing_and_runs_nothing_twice(tmp_path: Path) ->
     kills = 0
     while kills < KILLS:
         # The daemon, killed at a random moment (it recovers first when it starts).
-        if not _run_and_maybe_kill(home, ["run", "--exit-when-idle"], rng.uniform(2.0, 8.0)):
+        if not _run_and_maybe_kill(home, ["run", "--exit-when-idle"], rng.uniform(1.5, 6.0)):
             break  # it finished: every WO is done
         kills += 1
         # `orch recover` resumes the interrupted sessions; every other time it is killed too.
-        after = rng.uniform(2.0, 8.0) if rng.random() < 0.5 else None
+        after = rng.uniform(1.5, 6.0) if rng.random() < 0.5 else None
         kills += _run_and_maybe_kill(home, ["recover"], after)
     assert _run_and_maybe_kill(home, ["recover"], None) is False
     assert _run_and_maybe_kill(home, ["run", "--exit-when-idle"], None) is False
