@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlmodel import col, func, select
 
 from orchestrator.domain.checkpoint import Checkpoint, CheckpointRecord
@@ -96,16 +98,7 @@ def checkpoint_of(row: CheckpointRow) -> Checkpoint:
     assert row.id is not None
     return Checkpoint(
         id=row.id,
-        track_id=row.track_id,
-        run_id=row.run_id,
-        wo_id=row.wo_id,
-        attempt=row.attempt,
-        session_id=row.session_id,
-        head_sha=row.head_sha,
-        snapshot_ref=row.snapshot_ref,
-        snapshot_sha=row.snapshot_sha,
-        cost_usd=row.cost_usd,
-        reason=row.reason,
+        **asdict(_record(row)),
         checksum=row.checksum,
         created_at=aware(row.created_at),
     )
