@@ -16,6 +16,7 @@ from orchestrator.agents.classify import ErrorClass, error_class
 from orchestrator.agents.protocol import ToolReply
 from orchestrator.daemon.context import DaemonContext
 from orchestrator.daemon.sessions import drive_session, make_spec
+from orchestrator.domain.dispatch import global_round_needed
 from orchestrator.domain.errors import AgentError, OrchestratorError
 from orchestrator.domain.lifecycle import RunStatus, TrackStatus
 from orchestrator.domain.models import WorkOrder
@@ -105,6 +106,11 @@ async def run_global_agent(ctx: DaemonContext, reason: str) -> None:
     work = await anyio.to_thread.run_sync(lambda: store.track_work(PLANNED_STATUSES, shown=1))
     if not any(w.startable or w.running for w in work):
         # Nothing left that could start or is running (the end of a night): nothing to weigh.
+        return
+    directive = await anyio.to_thread.run_sync(store.latest_directive)
+    live = [w.track.id for w in work if w.startable or w.running]
+    if not global_round_needed(reason, live, directive, ctx.options.budget_usd):
+        ctx.log.info("global_round_skipped", reason=reason, tracks=len(live))
         return
     # Shielded: a stop that cut in here would leave the new run live; _settle settles it.
     with anyio.CancelScope(shield=True):

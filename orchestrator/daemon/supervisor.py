@@ -31,7 +31,14 @@ from orchestrator.daemon.ownership import Ownership
 from orchestrator.daemon.recovery import recover, settle_abandoned_decisions
 from orchestrator.daemon.worker_run import run_work_order
 from orchestrator.daemon.workspace import activate_track
-from orchestrator.domain.dispatch import Candidate, choose_tracks, share_within_groups
+from orchestrator.domain.dispatch import (
+    ROUTINE_TRIGGERS,
+    TRACK_FINISHED,
+    TRACKS_ACTIVATED,
+    Candidate,
+    choose_tracks,
+    share_within_groups,
+)
 from orchestrator.domain.errors import (
     BackendUnavailableError,
     BackendUnreachableError,
@@ -216,7 +223,9 @@ class Supervisor:
             ctx.log.warning("decision_runs_settled", run_ids=settled)
 
     def _want_global(self, reason: str) -> None:
-        self.state.global_wanted = reason
+        # A routine trigger never hides a waiting one that asks the agent for sure.
+        if self.state.global_wanted in (None, *ROUTINE_TRIGGERS):
+            self.state.global_wanted = reason
         self._wake()
 
     # -- the loop --------------------------------------------------------------------------
@@ -351,7 +360,7 @@ class Supervisor:
             activated += 1
             busy += 1
         if activated:
-            self._want_global("tracks activated")
+            self._want_global(TRACKS_ACTIVATED)
         return activated
 
     async def _dispatch(self, tg: anyio.abc.TaskGroup) -> int:
@@ -376,7 +385,7 @@ class Supervisor:
                 and fresh.id not in state.track_scopes
                 and await finish_track(ctx, fresh) is not TrackStatus.ACTIVE
             ):
-                self._want_global("track finished")
+                self._want_global(TRACK_FINISHED)
         free = ctx.options.max_agents - self._in_use()
         candidates = {
             w.track.id: w
@@ -529,7 +538,7 @@ class Supervisor:
             return  # the experiment's round evaluates it
         if work.unfinished == 0:
             if await finish_track(ctx, work.track) is not TrackStatus.ACTIVE:
-                self._want_global("track finished")
+                self._want_global(TRACK_FINISHED)
             return
         reason = stuck_reason(work)
         if reason is not None:

@@ -9,7 +9,7 @@ losing them on restart costs nothing but a little short-term fairness.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,3 +76,25 @@ class Directive:
     reason: str
     created_at: datetime
     run_id: str | None = None
+
+
+#: Triggers that only move tracks the global agent has weighed already along their lifecycle
+#: (one became active, one finished): the tracks left keep the weights it gave them.
+TRACKS_ACTIVATED = "tracks activated"
+TRACK_FINISHED = "track finished"
+ROUTINE_TRIGGERS = frozenset({TRACKS_ACTIVATED, TRACK_FINISHED})
+
+
+def global_round_needed(
+    reason: str,
+    live_tracks: Iterable[str],
+    directive: Directive | None,
+    budget_usd: float | None,
+) -> bool:
+    """Whether a global round could change anything: every trigger asks the agent, except a
+    routine one while the latest directive weighs every track that can still run. A run with
+    a budget always asks: the money left changes what the agent gives each track. Skipping
+    the rest saves a whole CLI session per track on a night of many tracks."""
+    if reason not in ROUTINE_TRIGGERS or budget_usd is not None or directive is None:
+        return True
+    return not set(live_tracks) <= directive.weights.keys()

@@ -400,3 +400,40 @@ async def test_decision_sessions_get_the_decision_model_and_few_turns(
         (Role.PROJECT, "small-model", 4),
         (Role.WORKER, "big-model", 40),
     }, by_role_seen
+
+
+async def test_tracks_that_move_on_ask_no_new_global_round(home: Path, tmp_path: Path) -> None:
+    """Tracks becoming active and finishing change nothing the global agent has not weighed:
+    one round at the start covers a night of three tracks run one after another."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    ids = [wo for name in ("a", "b", "c") for wo in h.add_track("p", name, 1)]
+    await run_fake(h, by_role(), RunOptions(max_agents=1, exit_when_idle=True))
+    assert all(h.wo(wo).status == "done" for wo in ids)
+    assert [r.status for r in h.runs("global")] == ["succeeded"]
+    assert all(h.store.get_track(t).status == "completed" for t in ("a", "b", "c"))
+    h.assert_nothing_live()
+
+
+async def test_a_blocked_track_still_asks_a_global_round(home: Path, tmp_path: Path) -> None:
+    """A track that blocks is news to the global agent while another track can still run:
+    a round follows the block (and none follows the other track's routine finish)."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    h.add_track("p", "bad", ["Always breaks"])
+    good = h.add_track("p", "good", 5)
+
+    def breaks(spec: SessionSpec) -> list[Step]:
+        if payload_of(spec)["wo"]["title"] != "Always breaks":
+            return simple_worker(spec)
+        return [CallTool("report_result", {"status": "failed", "summary": "no"}), Finish()]
+
+    await run_fake(h, by_role(worker=breaks), RunOptions(max_agents=1, exit_when_idle=True))
+    assert h.store.get_track("bad").status == "paused"
+    assert all(h.wo(wo).status == "done" for wo in good)
+    rounds = h.runs("global")
+    assert len(rounds) == 2, rounds
+    failed = [w for w in h.runs("worker") if w.status == "failed"]
+    assert len(failed) == 3 and all(w.ended_at is not None for w in failed)
+    assert rounds[1].started_at >= max(w.ended_at for w in failed if w.ended_at)
+    h.assert_nothing_live()

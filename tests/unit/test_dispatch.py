@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.domain.dispatch import Candidate, choose_tracks
+from orchestrator.domain.dispatch import (
+    ROUTINE_TRIGGERS,
+    Candidate,
+    Directive,
+    choose_tracks,
+    global_round_needed,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -127,3 +133,23 @@ def test_long_run_share_is_proportional(weights: list[int]) -> None:
     counts = Counter(picks(candidates, rounds))
     for n, w in enumerate(weights):
         assert abs(counts[f"t{n}"] - rounds * w / sum(weights)) <= 1, counts
+
+
+def _directive(weights: dict[str, float]) -> Directive:
+    return Directive(1, weights, {}, "test", datetime.now(UTC))
+
+
+@pytest.mark.parametrize("reason", sorted(ROUTINE_TRIGGERS))
+def test_a_routine_trigger_asks_no_round_while_every_live_track_is_weighed(reason: str) -> None:
+    weighed = _directive({"a": 1.0, "b": 2.0, "gone": 1.0})
+    assert not global_round_needed(reason, ["a", "b"], weighed, None)
+    # A track the agent never weighed (new, or came back) is news.
+    assert global_round_needed(reason, ["a", "b", "new"], weighed, None)
+    # No directive yet, or a budget to share out: always ask.
+    assert global_round_needed(reason, ["a"], None, None)
+    assert global_round_needed(reason, ["a", "b"], weighed, 5.0)
+
+
+@pytest.mark.parametrize("reason", ["start", "interval", "track blocked"])
+def test_any_other_trigger_asks_for_a_round(reason: str) -> None:
+    assert global_round_needed(reason, ["a"], _directive({"a": 1.0}), None)
