@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session, create_engine
 
 from orchestrator.domain.redaction import Redactor, active_redactor
@@ -117,6 +117,19 @@ def read_session(engine: Engine) -> Iterator[Session]:
     Driver errors leave it as ``StoreError``s (``db_errors``)."""
     with translating(), Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A Core connection whose transaction starts with BEGIN IMMEDIATE; commits when the
+    block ends. For the hot writes that need no ORM unit of work (a transcript's lines,
+    mirrored frame by frame: the ORM's flush cost several times the SQL).
+
+    Driver errors leave it as ``StoreError``s (``db_errors``)."""
+    with translating(), engine.connect() as conn:
+        conn.execution_options(**{_BEGIN_MODE_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            yield conn
 
 
 @contextmanager

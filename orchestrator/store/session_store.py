@@ -32,17 +32,21 @@ from claude_agent_sdk import (
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     ForeignKeyConstraint,
+    Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Field, Session, SQLModel, col, insert, select
+from sqlmodel import Field, SQLModel, col, insert, select
 
-from orchestrator.store.db import read_session, write_session
+from orchestrator.store.db import read_session, write_connection, write_session
 
 #: The ``subpath`` column value of a session's main transcript (the SDK omits the key).
 MAIN_SUBPATH = ""
@@ -103,6 +107,46 @@ class TranscriptEntryRow(SQLModel, table=True):
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+_TRANSCRIPTS: Table = SQLModel.metadata.tables[TranscriptRow.__tablename__]
+_ENTRIES: Table = SQLModel.metadata.tables[TranscriptEntryRow.__tablename__]
+
+# The append's statements, built once: the hot path binds values and hits the compiled cache.
+_KEY = [
+    _TRANSCRIPTS.c.project_key == bindparam("k_project"),
+    _TRANSCRIPTS.c.session_id == bindparam("k_session"),
+    _TRANSCRIPTS.c.subpath == bindparam("k_subpath"),
+]
+_NEW_TRANSCRIPT = {
+    dialect: insert_of(_TRANSCRIPTS)
+    .values(
+        project_key=bindparam("k_project"),
+        session_id=bindparam("k_session"),
+        subpath=bindparam("k_subpath"),
+        entry_count=0,
+        mtime=0,
+    )
+    .on_conflict_do_nothing()
+    for dialect, insert_of in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_LOCK_TRANSCRIPT = (
+    select(_TRANSCRIPTS.c.entry_count, _TRANSCRIPTS.c.mtime, _TRANSCRIPTS.c.summary)
+    .where(*_KEY)
+    .with_for_update()
+)
+_STORED_UUIDS = select(_ENTRIES.c.uuid).where(
+    _ENTRIES.c.project_key == bindparam("k_project"),
+    _ENTRIES.c.session_id == bindparam("k_session"),
+    _ENTRIES.c.subpath == bindparam("k_subpath"),
+    _ENTRIES.c.uuid.in_(bindparam("uuids", expanding=True)),
+)
+_COUNT_UPDATE = (
+    update(_TRANSCRIPTS)
+    .where(*_KEY)
+    .values(entry_count=bindparam("v_count"), mtime=bindparam("v_mtime"))
+)
+_SUMMARY_UPDATE = _COUNT_UPDATE.values(summary=bindparam("v_summary"))
+
+
 class SQLiteSessionStore(SessionStore):
     """A ``claude_agent_sdk.SessionStore`` that mirrors transcripts into the state DB.
 
@@ -155,10 +199,12 @@ class SQLiteSessionStore(SessionStore):
         entries: list[SessionStoreEntry],
         encoded: list[tuple[str | None, str]],
     ) -> None:
+        # Core statements on one connection, not the ORM: this runs for every frame of
+        # every session (``session_store_flush="eager"``), so its cost is the daemon's.
         project_key, session_id, subpath = _key_parts(key)
-        with write_session(self._engine) as session:
-            transcript = _locked_transcript(session, project_key, session_id, subpath)
-            known = _stored_uuids(session, key, (u for u, _ in encoded if u is not None))
+        with write_connection(self._engine) as conn:
+            count, mtime, summary = _locked_transcript(conn, key)
+            known = _stored_uuids(conn, key, (u for u, _ in encoded if u is not None))
             fresh: list[int] = []
             for index, (uuid, _) in enumerate(encoded):
                 if uuid is None:
@@ -170,16 +216,15 @@ class SQLiteSessionStore(SessionStore):
                 return  # a replayed batch: nothing new, so mtime stays put too
             # Strictly increasing per transcript even if the wall clock steps back, so every
             # append is visible to an mtime-based freshness check.
-            now = max(_now_ms(), transcript.mtime + 1)
-            base = transcript.entry_count
-            session.execute(
-                insert(TranscriptEntryRow),
+            now = max(_now_ms(), mtime + 1)
+            conn.execute(
+                insert(_ENTRIES),
                 [
                     {
                         "project_key": project_key,
                         "session_id": session_id,
                         "subpath": subpath,
-                        "seq": base + offset,
+                        "seq": count + offset,
                         "uuid": encoded[index][0],
                         "entry": encoded[index][1],
                         "created_at": now,
@@ -187,14 +232,16 @@ class SQLiteSessionStore(SessionStore):
                     for offset, index in enumerate(fresh)
                 ],
             )
-            transcript.entry_count = base + len(fresh)
-            transcript.mtime = now
+            values: dict[str, Any] = {"v_count": count + len(fresh), "v_mtime": now}
+            statement = _COUNT_UPDATE
             if subpath == MAIN_SUBPATH:
                 # Read-fold-write inside the same IMMEDIATE transaction: racing appends
                 # to one session (other processes too) cannot lose a fold.
-                prev = _summary_of(transcript)
+                prev = _summary_from(session_id, mtime, summary)
                 folded = fold_session_summary(prev, key, [entries[i] for i in fresh])
-                transcript.summary = json.dumps(folded["data"], ensure_ascii=False)
+                values["v_summary"] = json.dumps(folded["data"], ensure_ascii=False)
+                statement = _SUMMARY_UPDATE
+            conn.execute(statement, {**_key_params(key), **values})
 
     def _load_sync(self, key: SessionKey) -> list[SessionStoreEntry] | None:
         project_key, session_id, subpath = _key_parts(key)
@@ -289,58 +336,52 @@ def _encode(entry: SessionStoreEntry) -> str:
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
 
-def _locked_transcript(
-    session: Session, project_key: str, session_id: str, subpath: str
-) -> TranscriptRow:
-    """The transcript's row, created if new, locked until the append commits.
+def _locked_transcript(conn: Connection, key: SessionKey) -> tuple[int, int, str | None]:
+    """The transcript's entry count, mtime and summary, its row created if new and locked
+    until the append commits.
 
     The row is inserted unless it exists (``ON CONFLICT DO NOTHING``) and then read
     ``FOR UPDATE``: two first appends to one transcript from two processes (PostgreSQL)
     neither collide on its key nor number their entries alike. On SQLite the write lock
     has serialized them already and ``FOR UPDATE`` renders as a plain read.
     """
-    dialect = session.get_bind().dialect.name
-    insert_of = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert_of(TranscriptRow)
-        .values(
-            project_key=project_key, session_id=session_id, subpath=subpath, entry_count=0, mtime=0
-        )
-        .on_conflict_do_nothing()
-    )
-    row = session.get(TranscriptRow, (project_key, session_id, subpath), with_for_update=True)
-    assert row is not None
-    return row
+    params = _key_params(key)
+    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    conn.execute(_NEW_TRANSCRIPT[dialect], params)
+    row = conn.execute(_LOCK_TRANSCRIPT, params).one()
+    return int(row.entry_count), int(row.mtime), row.summary
+
+
+def _key_params(key: SessionKey) -> dict[str, str]:
+    project_key, session_id, subpath = _key_parts(key)
+    return {"k_project": project_key, "k_session": session_id, "k_subpath": subpath}
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _stored_uuids(session: Session, key: SessionKey, uuids: Iterable[str]) -> set[str]:
-    project_key, session_id, subpath = _key_parts(key)
+def _stored_uuids(conn: Connection, key: SessionKey, uuids: Iterable[str]) -> set[str]:
     wanted = list(dict.fromkeys(uuids))
+    params = _key_params(key)
     found: set[str] = set()
     for start in range(0, len(wanted), _UUID_LOOKUP_CHUNK):
         chunk = wanted[start : start + _UUID_LOOKUP_CHUNK]
-        rows = session.exec(
-            select(TranscriptEntryRow.uuid).where(
-                TranscriptEntryRow.project_key == project_key,
-                TranscriptEntryRow.session_id == session_id,
-                TranscriptEntryRow.subpath == subpath,
-                col(TranscriptEntryRow.uuid).in_(chunk),
-            )
-        ).all()
+        rows = conn.execute(_STORED_UUIDS, {**params, "uuids": chunk}).scalars()
         found.update(uuid for uuid in rows if uuid is not None)
     return found
 
 
 def _summary_of(row: TranscriptRow) -> SessionSummaryEntry | None:
-    if row.summary is None:
+    return _summary_from(row.session_id, row.mtime, row.summary)
+
+
+def _summary_from(session_id: str, mtime: int, summary: str | None) -> SessionSummaryEntry | None:
+    if summary is None:
         return None
-    data = cast(dict[str, Any], json.loads(row.summary))
+    data = cast(dict[str, Any], json.loads(summary))
     # The sidecar's mtime is the transcript's: both are stamped in the same transaction.
-    return {"session_id": row.session_id, "mtime": row.mtime, "data": data}
+    return {"session_id": session_id, "mtime": mtime, "data": data}
 
 
 def load_session_entries(engine: Engine, session_id: str) -> list[dict[str, Any]]:
