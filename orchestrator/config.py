@@ -132,7 +132,10 @@ class DaemonSettings:
         30.0, "Seconds a graceful stop may take before sessions are cut off.", NON_NEGATIVE
     )
     queue_size: int = _key(
-        10, "Work orders the project agent queues per track at a time.", Allowed(ge=1, le=1000)
+        50,
+        "Work orders the project agent queues per track at a time (it is shown at most 50;"
+        " a WO that becomes startable outside its queue makes it choose again).",
+        Allowed(ge=1, le=1000),
     )
 
 

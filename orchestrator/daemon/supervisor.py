@@ -60,6 +60,9 @@ class SupervisorState:
     global_running: bool = False
     #: Tracks whose project agent is choosing their next queue (at most one per track).
     deciding: dict[str, anyio.CancelScope] = field(default_factory=dict)
+    #: The WOs each track's project agent last chose among: a startable WO outside them is
+    #: news its queue does not answer (new, retried, or freed by a dependency).
+    offered: dict[str, frozenset[str]] = field(default_factory=dict)
     global_wanted: str | None = "start"
     #: Nothing of the run's budget is left for a new session.
     budget_spent: bool = False
@@ -473,10 +476,11 @@ class Supervisor:
                 if track.wo_queue and track.id not in self.state.deciding:
                     await anyio.to_thread.run_sync(lambda: ctx.store.set_queue(track.id, rest))
                 fresh = await anyio.to_thread.run_sync(lambda: ctx.store.get_track(track.id))
-                if not rest and len(work.startable) > 1:
-                    # The queue ends with this WO: the project agent chooses the next ones
-                    # while it runs (and past its end, if need be: the next step then takes
-                    # the most important startable WO, and the decision the ones behind).
+                if (not rest and len(work.startable) > 1) or self._queue_is_stale(work):
+                    # The queue ends with this WO, or the ready set changed under it: the
+                    # project agent chooses the next ones while it runs (and past its end,
+                    # if need be: the next step then takes the most important startable
+                    # WO, and the decision the ones behind).
                     self._decide_beside(track.id, wo_id)
                 await run_work_order(ctx, fresh, wo_id)
                 await self._after_step(track.id)
@@ -489,6 +493,13 @@ class Supervisor:
         finally:
             self.state.track_scopes.pop(track.id, None)
             self._wake()
+
+    def _queue_is_stale(self, work: TrackWork) -> bool:
+        """Whether one of the track's most important startable WOs is one its project agent
+        was not offered when it chose the queue (a long queue stays true to the ready set;
+        a less important newcomer waits for the next decision)."""
+        offered = self.state.offered.get(work.track.id)
+        return offered is not None and any(w["id"] not in offered for w in work.startable)
 
     def _decide_beside(self, track_id: str, running: str) -> None:
         """Start the track's project agent in the run's task group, unless one is choosing
@@ -521,6 +532,7 @@ class Supervisor:
         if not rows:
             return
         left = [w for w in rows[0].startable if w["id"] != running][:STARTABLE_SHOWN]
+        self.state.offered[track_id] = frozenset([running, *(w["id"] for w in left)])
         if len(left) < 2:
             return
         try:

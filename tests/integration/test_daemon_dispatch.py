@@ -437,3 +437,36 @@ async def test_a_blocked_track_still_asks_a_global_round(home: Path, tmp_path: P
     assert len(failed) == 3 and all(w.ended_at is not None for w in failed)
     assert rounds[1].started_at >= max(w.ended_at for w in failed if w.ended_at)
     h.assert_nothing_live()
+
+
+async def test_a_queue_is_chosen_again_when_the_ready_set_changes(
+    home: Path, tmp_path: Path
+) -> None:
+    """A WO that becomes startable after the project agent chose the track's queue (here an
+    urgent one added while the queue runs) is news: the agent chooses again, offered it,
+    while the next WO runs, rather than only once the old queue has run out."""
+    h = open_home(home)
+    h.add_project("p", tmp_path / "repo")
+    ids = h.add_track("p", "a", 4)
+    added: list[str] = []
+
+    def adds_urgent_work(spec: SessionSpec) -> list[Step]:
+        if payload_of(spec)["wo"]["id"] == ids[1] and not added:
+            urgent = h.store.add_work_order("p", WorkOrder(id="", title="urgent", priority=1))
+            h.store.assign("a", [urgent.id])
+            added.append(urgent.id)
+        return simple_worker(spec)
+
+    _, runtime = await run_fake(
+        h, by_role(worker=adds_urgent_work), RunOptions(max_agents=1, exit_when_idle=True)
+    )
+    assert added and all(h.wo(wo).status == "done" for wo in [*ids, *added])
+    deciders = h.runs("project")
+    assert len(deciders) == 2, deciders
+    offered = [
+        [w["id"] for w in payload_of(spec)["ready_work_orders"]]
+        for spec in runtime.specs
+        if spec.role is Role.PROJECT
+    ]
+    assert offered[0] == ids[1:] and added[0] in offered[1]
+    h.assert_nothing_live()

@@ -30,7 +30,7 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, env={})
     assert settings.home == tmp_path.resolve()
     assert settings.daemon.max_agents == 4
-    assert settings.daemon.queue_size == 10
+    assert settings.daemon.queue_size == 50
     assert settings.limits.max_turns == 60
     assert settings.limits.max_cost_per_run_usd == 5.0
     assert settings.model.backend == "claude"
@@ -65,7 +65,7 @@ def test_toml_overrides_defaults(tmp_path: Path) -> None:
     assert settings.organizer.auto_apply_incremental is True
     assert settings.logging.secret_env_vars == ("MY_TOKEN",)
     # Keys the file leaves out keep their defaults.
-    assert settings.daemon.queue_size == 10
+    assert settings.daemon.queue_size == 50
 
 
 def test_env_overrides_toml(tmp_path: Path) -> None:
