@@ -95,6 +95,16 @@ class Hang:
     seconds: float = math.inf
 
 
+@dataclass(frozen=True, eq=False)
+class WaitUntil:
+    """Wait until ``condition()`` holds, polling, at most ``timeout_s`` (then the session
+    dies with ``TimeoutError``): orders a session after what another task does, without a
+    fixed sleep."""
+
+    condition: Callable[[], bool]
+    timeout_s: float = 30.0
+
+
 @dataclass(frozen=True)
 class Finish:
     text: str = "done"
@@ -106,7 +116,7 @@ class Finish:
     api_error_status: int | None = None
 
 
-Step = Say | CallTool | Write | Spend | Fail | Emit | Hang | Finish
+Step = Say | CallTool | Write | Spend | Fail | Emit | Hang | WaitUntil | Finish
 Scripts = Mapping[Role, Sequence[Step]] | Callable[[SessionSpec], Sequence[Step]]
 
 
@@ -296,6 +306,10 @@ class FakeRun:
                 await self._interrupt_event.wait()
             if scope.cancelled_caught and step.seconds > timeout:
                 raise self._limits.expired(which)
+        elif isinstance(step, WaitUntil):
+            with anyio.fail_after(step.timeout_s):
+                while not step.condition():
+                    await anyio.sleep(0.01)
         elif isinstance(step, Finish):
             yield self._finish(step)
             error = classify_result(self._result) if self._result else None

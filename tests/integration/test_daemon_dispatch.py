@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agents.fake_runtime import CallTool, Finish, Hang, Spend, Step
+from orchestrator.agents.fake_runtime import CallTool, Finish, Hang, Spend, Step, WaitUntil
 from orchestrator.agents.protocol import SessionSpec
 from orchestrator.daemon.context import RunOptions
 from orchestrator.daemon.decisions import WO_ID_IN_TEXT_RE
@@ -312,7 +312,21 @@ async def test_the_next_queue_is_chosen_while_a_wo_runs(home: Path, tmp_path: Pa
             Finish(),
         ]
 
-    await run_fake(h, by_role(project=one_at_a_time), RunOptions(max_agents=1, exit_when_idle=True))
+    def decided(count: int) -> bool:
+        return sum(r.ended_at is not None for r in h.runs("project")) >= count
+
+    def waits_for_its_decision(spec: SessionSpec) -> list[Step]:
+        # The k-th WO (k = 1, 2) ends only once the k-th decision has: however slow the
+        # machine, the decision never arrives after the step that needs it.
+        k = ids.index(payload_of(spec)["wo"]["id"]) + 1
+        wait = [WaitUntil(lambda: decided(k))] if k <= 2 else []
+        return [*wait, *simple_worker(spec)]
+
+    await run_fake(
+        h,
+        by_role(worker=waits_for_its_decision, project=one_at_a_time),
+        RunOptions(max_agents=1, exit_when_idle=True),
+    )
     assert all(h.wo(wo).status == "done" for wo in ids)
     workers, deciders = h.runs("worker"), h.runs("project")
     # The first WO is the most important one (no decision before it); then 3 and 2 WOs to
@@ -451,7 +465,12 @@ async def test_a_queue_is_chosen_again_when_the_ready_set_changes(
     added: list[str] = []
 
     def adds_urgent_work(spec: SessionSpec) -> list[Step]:
-        if payload_of(spec)["wo"]["id"] == ids[1] and not added:
+        wo_id = payload_of(spec)["wo"]["id"]
+        if wo_id == ids[0]:
+            # The first decision lands before the next step, however slow the machine.
+            done = [WaitUntil(lambda: any(r.ended_at for r in h.runs("project")))]
+            return [*done, *simple_worker(spec)]
+        if wo_id == ids[1] and not added:
             urgent = h.store.add_work_order("p", WorkOrder(id="", title="urgent", priority=1))
             h.store.assign("a", [urgent.id])
             added.append(urgent.id)
