@@ -38,8 +38,10 @@ import argparse
 import contextlib
 import functools
 import itertools
+import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -49,11 +51,11 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import anyio
 import psutil
@@ -136,6 +138,19 @@ def setup(
         settings = with_overrides(settings, "daemon", queue_size=queue_size)
     repo = root / "project"
     make_repo(repo)
+    # The schema is made in another process, as `orch init` does: a daemon started on a
+    # home never imports Alembic (10 MiB), so this process's RSS is a daemon's.
+    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; from orchestrator.store.sqlite_store import "
+            "SQLiteStore; SQLiteStore.open(pathlib.Path(sys.argv[1]))",
+            str(settings.db_path),
+        ],
+        check=True,
+    )
     store = SQLiteStore.open(settings.db_path)
     store.add_project(PROJECT, str(repo), "main", check)
     ids = [
@@ -201,6 +216,62 @@ class RssSampler:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.sample()
+
+
+# ------------------------------------------------------------------------------ the simulator
+
+
+class SimProcess:
+    """The simulator in a process of its own (``serve_forever``, as ``orch sim serve``), so
+    this process's RSS and CPU are the daemon's (or the bare driver's) alone; the
+    simulator's CPU over a side is added to that side's total by the caller (``cpu_s``)."""
+
+    def __init__(self, faults: str, err: IO[str]) -> None:
+        code = f"from orchestrator.sim.serve import serve_forever; serve_forever(0, {faults!r}, 1)"
+        # A file, not a pipe: nobody reads stderr until the end, and a full pipe would stall it.
+        self._err = err
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=self._err, text=True
+        )
+        assert self._proc.stdout is not None
+        first = self._proc.stdout.readline()
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)", first)
+        if match is None:
+            self._proc.kill()
+            raise RuntimeError(f"the simulator did not start: {first!r}")
+        self.base_url = match.group(1)
+        self._ps = psutil.Process(self._proc.pid)
+        self._stats: dict[str, Any] = {}
+
+    def cpu_s(self) -> float:
+        times = self._ps.cpu_times()
+        return times.user + times.system
+
+    def stats(self) -> dict[str, Any]:
+        return self._stats
+
+    def close(self) -> None:
+        self._proc.terminate()
+        self._proc.communicate(timeout=30)
+        self._err.seek(0)
+        lines = [line for line in self._err.read().splitlines() if line.startswith("{")]
+        self._stats = json.loads(lines[-1]) if lines else {}
+
+
+@contextlib.asynccontextmanager
+async def simulator(faults: str, in_process: bool) -> AsyncIterator[Any]:
+    """The simulator for one side: in this process (``SimServer``) or in its own."""
+    if in_process:
+        async with SimServer(faults=faults, seed=1) as sim:
+            sim.cpu_s = lambda: 0.0  # its CPU is this process's already
+            yield sim
+        return
+    with tempfile.TemporaryFile("w+") as err:
+        sim = SimProcess(faults, err)
+        try:
+            yield sim
+        finally:
+            sim.close()
 
 
 # ------------------------------------------------------------------------------ profiling
@@ -329,9 +400,11 @@ def role_tokens(stats: dict[str, Any]) -> dict[str, int]:
     }
 
 
-async def run_daemon_side(s: Setup, faults: str, sample_ms: int, timer: Any) -> Side:
+async def run_daemon_side(
+    s: Setup, faults: str, sample_ms: int, timer: Any, sim_in_process: bool
+) -> Side:
     side = Side("daemon")
-    async with SimServer(faults=faults, seed=1) as sim:
+    async with simulator(faults, sim_in_process) as sim:
         runtime = ClaudeRuntime(owner=s.settings.owner_id)
         backend = Backend(runtime=runtime, session_env=sim_env(sim.base_url), sim_url=sim.base_url)
         options = RunOptions(max_agents=s.settings.daemon.max_agents, exit_when_idle=True)
@@ -339,9 +412,10 @@ async def run_daemon_side(s: Setup, faults: str, sample_ms: int, timer: Any) -> 
             git_before = git_processes_started()
             side.started = datetime.now(UTC)
             start, cpu, own = time.perf_counter(), cpu_seconds(), own_cpu_seconds()
+            sim_cpu = sim.cpu_s()
             report = await run_daemon(s.settings, s.store, options, backend=backend)
             side.wall_s = time.perf_counter() - start
-            side.cpu_s = cpu_seconds() - cpu
+            side.cpu_s = cpu_seconds() - cpu + sim.cpu_s() - sim_cpu
             side.self_cpu_s = own_cpu_seconds() - own
             side.ended = datetime.now(UTC)
             side.git = {
@@ -350,7 +424,7 @@ async def run_daemon_side(s: Setup, faults: str, sample_ms: int, timer: Any) -> 
                 if n > git_before.get(k, 0)
             }
         side.peak = sampler.peak
-        side.stats = sim.stats()
+    side.stats = sim.stats()
     side.done = report.summary["work_orders"]["done"]
     side.failed = report.summary["work_orders"]["failed"]
     side.sessions = report.summary["runs"]
@@ -385,11 +459,17 @@ def make_repo_in_place(path: Path) -> None:
 
 
 async def run_bare_side(
-    s: Setup, root: Path, faults: str, slots: int, sample_ms: int, limit: int | None = None
+    s: Setup,
+    root: Path,
+    faults: str,
+    slots: int,
+    sample_ms: int,
+    sim_in_process: bool,
+    limit: int | None = None,
 ) -> Side:
     side = Side("bare")
     jobs = bare_payloads(s, root)[:limit]
-    async with SimServer(faults=faults, seed=1) as sim:
+    async with simulator(faults, sim_in_process) as sim:
         runtime = ClaudeRuntime(owner=s.settings.owner_id)
         env = sim_env(sim.base_url)
         limits = session_limits_for(s.settings)
@@ -422,14 +502,15 @@ async def run_bare_side(
 
         with RssSampler(sample_ms / 1000) as sampler:
             start, cpu, own = time.perf_counter(), cpu_seconds(), own_cpu_seconds()
+            sim_cpu = sim.cpu_s()
             async with anyio.create_task_group() as tg:
                 for _ in range(slots):
                     tg.start_soon(worker)
             side.wall_s = time.perf_counter() - start
-            side.cpu_s = cpu_seconds() - cpu
+            side.cpu_s = cpu_seconds() - cpu + sim.cpu_s() - sim_cpu
             side.self_cpu_s = own_cpu_seconds() - own
         side.peak = sampler.peak
-        side.stats = sim.stats()
+    side.stats = sim.stats()
     side.sessions = len(jobs)
     side.failed = len(failures)
     side.done = len(jobs) - len(failures)
@@ -512,7 +593,7 @@ def mib(n: int) -> str:
 
 
 def print_scenario(
-    title: str, s: Setup, daemon: Side, bare: Side, timer: PhaseTimer | None
+    title: str, s: Setup, daemon: Side, bare: Side, timer: PhaseTimer | None, sim_in_process: bool
 ) -> dict[str, Any]:
     ratio = daemon.wall_s / bare.wall_s if bare.wall_s else float("nan")
     cpu_ratio = daemon.cpu_s / bare.cpu_s if bare.cpu_s else float("nan")
@@ -529,6 +610,7 @@ def print_scenario(
         ("per WO", f"{daemon.wall_s / wos:.2f} s", f"{bare.wall_s / wos:.2f} s"),
         ("CPU (self + children)", f"{daemon.cpu_s:.1f} s", f"{bare.cpu_s:.1f} s"),
         ("CPU of this process", f"{daemon.self_cpu_s:.1f} s", f"{bare.self_cpu_s:.1f} s"),
+        ("simulator", "in this process" if sim_in_process else "own process", ""),
         ("peak RSS (self+children)", mib(daemon.peak.total_rss), mib(bare.peak.total_rss)),
         ("peak RSS (this process)", mib(daemon.peak.self_rss), mib(bare.peak.self_rss)),
         ("peak child processes", str(daemon.peak.children), str(bare.peak.children)),
@@ -577,8 +659,10 @@ def print_scenario(
         "peak_rss": daemon.peak.total_rss,
         "daemon_rss": daemon.peak.self_rss,
         "cli_rss": daemon.peak.cli_rss,
-        # This process's CPU beyond the bare run's (the simulator's share is in both).
-        "daemon_cpu_share": (daemon.self_cpu_s - bare.self_cpu_s) / daemon.cpu_s
+        # This process's CPU of the run's: the simulator's in its own process, else
+        # approximated by the bare driver's (its share is in both).
+        "daemon_cpu_share": (daemon.self_cpu_s - (bare.self_cpu_s if sim_in_process else 0.0))
+        / daemon.cpu_s
         if daemon.cpu_s
         else 0.0,
         "load": f"{daemon.stats.get('load')} / {bare.stats.get('load')}",
@@ -595,17 +679,19 @@ async def scenario(
         print(f"\n[{title}] {wos} WOs / {tracks} tracks / {slots} slots, faults {faults or 'none'}")
         if args.warmup:
             print(f"  warm-up: {args.warmup} bare sessions", flush=True)
-            await run_bare_side(s, root / "warmup", faults, slots, args.sample_ms, args.warmup)
+            await run_bare_side(
+                s, root / "warmup", faults, slots, args.sample_ms, args.sim_in_process, args.warmup
+            )
         before = load()
         print(f"  daemon run (load {before}) ...", flush=True)
         with profiled(args.profile) as timer:
-            daemon = await run_daemon_side(s, faults, args.sample_ms, timer)
+            daemon = await run_daemon_side(s, faults, args.sample_ms, timer, args.sim_in_process)
         daemon.stats["load"] = f"{before} .. {load()}"
         before = load()
         print(f"  daemon: {daemon.wall_s:.1f} s; bare run (load {before}) ...", flush=True)
-        bare = await run_bare_side(s, root, faults, slots, args.sample_ms)
+        bare = await run_bare_side(s, root, faults, slots, args.sample_ms, args.sim_in_process)
         bare.stats["load"] = f"{before} .. {load()}"
-        return print_scenario(title, s, daemon, bare, timer)
+        return print_scenario(title, s, daemon, bare, timer, args.sim_in_process)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -643,6 +729,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=1, help="bare sessions before timing")
     parser.add_argument("--sample-ms", type=int, default=250)
     parser.add_argument("--profile", action="store_true", help="time the daemon's phases")
+    parser.add_argument(
+        "--sim-in-process",
+        action="store_true",
+        help="run the simulator in this process (its RSS and CPU then count as the daemon's)",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where to put temp dirs")
     parser.add_argument("--keep", action="store_true", help="keep the temp dirs")
     args = parser.parse_args(argv)
