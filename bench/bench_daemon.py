@@ -18,7 +18,10 @@ run, the time a slot had no worker while some track without a worker still had W
 from the runs' start and end times in the DB (target < 0.2 s). Git processes per WO: those
 ``orchestrator.git.runner.run_git`` started during the daemon run, by subcommand. Peak RSS is
 sampled (every ``--sample-ms``) over this process (the daemon) plus all its descendants (the
-CLIs, git, the checks).
+CLIs, git, the checks, the simulator). The simulator runs in a process of its own (its CPU
+over each side is added to that side's total), and the schema is made in a child process as
+``orch init`` does, so "this process" is the daemon alone; ``--sim-in-process`` runs the
+simulator in this process instead.
 
 Scenario a: ``--wos 200 --tracks 8 --slots 4`` at zero latency. Scenario b: ``--b-slots 32``
 with ``latency:400ms`` (``--b-wos``/``--b-tracks``: a track runs one worker at a time, so
@@ -29,7 +32,7 @@ Usage::
 
     .venv/bin/python bench/bench_daemon.py [--scenario a|b|both] [--wos 200] [--tracks 8]
         [--slots 4] [--b-wos 64] [--b-tracks 32] [--b-slots 32] [--b-latency-ms 400]
-        [--check true] [--queue-size N] [--profile] [--dir DIR] [--keep]
+        [--check true] [--queue-size N] [--profile] [--sim-in-process] [--dir DIR] [--keep]
 """
 
 from __future__ import annotations
