@@ -25,7 +25,7 @@ from typing import Any
 
 #: sha256 of ``config.render_default_config()``: a home whose config is byte for byte the
 #: default needs no validation (tests/unit/test_cli_fast.py keeps this in step).
-DEFAULT_CONFIG_SHA256 = "5b7a78b8f8dc11dc096cb4c2aa68fad7f284f86d5b7ff86843287e491d9b127c"
+DEFAULT_CONFIG_SHA256 = "4c024ca1ac38fc73f08aef9a7571ce5e3b032ad872910dd5c1a4cc4e544dc61b"
 #: Earlier defaults, still written in homes made before a key was added (each lacks only
 #: keys whose default keeps the state in the home's SQLite file, or keys no read uses).
 EARLIER_DEFAULT_SHA256 = frozenset(

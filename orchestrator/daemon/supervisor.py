@@ -330,6 +330,9 @@ class Supervisor:
         """Activate ready tracks (creating worktrees) while fewer than max_agents are active."""
         ctx = self.ctx
         store = ctx.store
+        ready = await anyio.to_thread.run_sync(store.ready_track_ids)
+        if not ready:
+            return 0  # the common round: nothing to activate, so no need to count the busy
         active = await anyio.to_thread.run_sync(lambda: store.track_work())
         # A track counts against the limit while it has work that can start or is running;
         # another host's tracks count against that host's slots, not these.
@@ -340,7 +343,6 @@ class Supervisor:
             if w.track.id not in elsewhere
             and (w.startable or w.running or w.track.id in self.state.track_scopes)
         )
-        ready = await anyio.to_thread.run_sync(store.ready_track_ids)
         activated = 0
         for track_id in ready:
             if busy >= ctx.options.max_agents:

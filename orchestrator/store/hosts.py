@@ -10,8 +10,10 @@ within a lease's time to live.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Row, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from orchestrator.domain.errors import StoreConflict
@@ -25,7 +27,20 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _lease(row: TrackLeaseRow) -> TrackLease:
+_LEASE_COLUMNS = tuple(
+    col(c)
+    for c in (
+        TrackLeaseRow.track_id,
+        TrackLeaseRow.host_id,
+        TrackLeaseRow.acquired_at,
+        TrackLeaseRow.heartbeat_at,
+        TrackLeaseRow.ttl_s,
+        TrackLeaseRow.expires_at,
+    )
+)
+
+
+def _lease(row: TrackLeaseRow | Row[Any]) -> TrackLease:
     return TrackLease(
         track_id=row.track_id,
         host_id=row.host_id,
@@ -79,9 +94,10 @@ class HostQueries(StoreBase):
 
     def track_leases(self) -> list[TrackLease]:
         """Every track lease, live or expired, by track."""
+        # Columns, not ORM instances: the dispatch loop asks on every round.
         with self.reading() as session:
-            rows = session.exec(select(TrackLeaseRow).order_by(TrackLeaseRow.track_id))
-            return [_lease(r) for r in rows]
+            statement = sa_select(*_LEASE_COLUMNS).order_by(col(TrackLeaseRow.track_id))
+            return [_lease(r) for r in session.execute(statement)]
 
     def track_lease(self, track_id: str) -> TrackLease | None:
         with self.reading() as session:
