@@ -261,13 +261,29 @@ class SimProcess:
         self._stats = json.loads(lines[-1]) if lines else {}
 
 
+@dataclass
+class InProcessSim:
+    """``SimServer`` as the sides use it: its CPU is this process's already."""
+
+    server: SimServer
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def stats(self) -> dict[str, Any]:
+        return self.server.stats()
+
+    def cpu_s(self) -> float:
+        return 0.0
+
+
 @contextlib.asynccontextmanager
-async def simulator(faults: str, in_process: bool) -> AsyncIterator[Any]:
+async def simulator(faults: str, in_process: bool) -> AsyncIterator[InProcessSim | SimProcess]:
     """The simulator for one side: in this process (``SimServer``) or in its own."""
     if in_process:
-        async with SimServer(faults=faults, seed=1) as sim:
-            sim.cpu_s = lambda: 0.0  # its CPU is this process's already
-            yield sim
+        async with SimServer(faults=faults, seed=1) as server:
+            yield InProcessSim(server)
         return
     with tempfile.TemporaryFile("w+") as err:
         sim = SimProcess(faults, err)

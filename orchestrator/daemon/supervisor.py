@@ -68,6 +68,12 @@ class SupervisorState:
     budget_spent: bool = False
     wake: anyio.Event = field(default_factory=anyio.Event)
 
+    def want_global(self, reason: str) -> None:
+        """Ask for a global round; a routine trigger never hides a waiting one that asks the
+        agent for sure (the round sees only the reason kept here)."""
+        if self.global_wanted in (None, *ROUTINE_TRIGGERS):
+            self.global_wanted = reason
+
 
 def stuck_reason(work: TrackWork) -> str | None:
     """Why a track can make no progress without a human, or None while it can."""
@@ -226,9 +232,7 @@ class Supervisor:
             ctx.log.warning("decision_runs_settled", run_ids=settled)
 
     def _want_global(self, reason: str) -> None:
-        # A routine trigger never hides a waiting one that asks the agent for sure.
-        if self.state.global_wanted in (None, *ROUTINE_TRIGGERS):
-            self.state.global_wanted = reason
+        self.state.want_global(reason)
         self._wake()
 
     # -- the loop --------------------------------------------------------------------------

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orchestrator.daemon.supervisor import SupervisorState
 from orchestrator.domain.dispatch import (
     ROUTINE_TRIGGERS,
+    TRACK_FINISHED,
     Candidate,
     Directive,
     choose_tracks,
@@ -153,3 +155,14 @@ def test_a_routine_trigger_asks_no_round_while_every_live_track_is_weighed(reaso
 @pytest.mark.parametrize("reason", ["start", "interval", "track blocked"])
 def test_any_other_trigger_asks_for_a_round(reason: str) -> None:
     assert global_round_needed(reason, ["a"], _directive({"a": 1.0}), None)
+
+
+def test_a_routine_trigger_never_hides_one_that_asks_for_sure() -> None:
+    state = SupervisorState(global_wanted=None)
+    state.want_global(TRACK_FINISHED)
+    state.want_global("track blocked")
+    state.want_global(TRACK_FINISHED)  # arrives before the round has started
+    assert state.global_wanted == "track blocked"
+    state.global_wanted = None  # the round took it
+    state.want_global(TRACK_FINISHED)
+    assert state.global_wanted == TRACK_FINISHED
